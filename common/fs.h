@@ -1,0 +1,49 @@
+/* fs.h - filesystem helpers: full reads/writes, atomic publish, and
+ * directory-fd relative walks that never follow a symlink out of a root.
+ */
+#ifndef NV_FS_H
+#define NV_FS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "buf.h"
+#include "err.h"
+
+/* read(2)/write(2)/pread/pwrite that retry EINTR and move the full length.
+ * nv_fs_read_full returns the bytes read (short only at EOF) or -1. */
+ssize_t nv_fs_read_full(int fd, void *p, size_t n);
+ssize_t nv_fs_pread_full(int fd, void *p, size_t n, off_t off);
+int nv_fs_write_full(int fd, const void *p, size_t n);
+int nv_fs_pwrite_full(int fd, const void *p, size_t n, off_t off);
+
+/* Close keeping errno; safe with -1. */
+void nv_fs_close(int *fd);
+
+/* Read a whole file (relative to dirfd, no symlink at the last component)
+ * into out, which caps the size. `what` names the file in errors. */
+int nv_fs_read_file_at(int dirfd, const char *name, struct nv_buf *out, struct nv_error *err);
+
+/* Atomically replace dirfd/name with data: temp file, fsync, rename,
+ * fsync of the directory. */
+int nv_fs_write_file_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+			    struct nv_error *err);
+
+/* Open the directory at relpath below rootfd, component by component with
+ * O_NOFOLLOW: a symlink anywhere on the way is NV_EUNSAFE. With create,
+ * missing directories are made (mode 0755). relpath "" or "." opens root. */
+int nv_fs_open_dir_beneath(int rootfd, const char *relpath, int create, int *out_fd,
+			   struct nv_error *err);
+
+/* Remove dirfd/name and everything below it, never following symlinks.
+ * Missing is fine. */
+int nv_fs_rmtree_at(int dirfd, const char *name, struct nv_error *err);
+
+/* fsync a directory by fd. */
+int nv_fs_fsync_dir(int dirfd, struct nv_error *err);
+
+/* Random hex suffix for temporary names (16 chars + NUL). */
+void nv_fs_random_suffix(char out[17]);
+
+#endif

@@ -1,0 +1,166 @@
+#include "testutil.h"
+
+#include "config.h"
+#include "log.h"
+
+/* A fake environment: NULL-terminated name/value pairs. */
+static const char *table_env(const char *name, void *ud)
+{
+	const char *const *kv = ud;
+
+	for (; kv[0]; kv += 2)
+		if (!strcmp(kv[0], name))
+			return kv[1];
+	return NULL;
+}
+
+Test(config, defaults)
+{
+	const char *env[] = {"NETWORK_VOLUME", "/workspace/", NULL};
+	struct nv_config c;
+	struct nv_error e = NV_ERROR_INIT;
+
+	cr_assert_eq(nv_config_load_from(&c, table_env, env, &e), NV_OK, "%s", e.msg);
+	cr_assert_str_eq(c.network_volume, "/workspace");
+	cr_assert_null(c.shared_volume);
+	cr_assert_null(c.store_url);
+	cr_assert_eq(c.ndatasets, 7);
+	cr_assert_str_eq(c.datasets[0].path, "venv");
+	cr_assert_eq(c.datasets[3].scope, NV_SCOPE_SHARED);
+	cr_assert_str_eq(c.datasets[3].path, "ComfyUI/custom_nodes");
+	cr_assert_eq(c.datasets[6].scope, NV_SCOPE_POD);
+	cr_assert_eq(c.nv_timeout_ms, 5000);
+	cr_assert_eq(c.parallel, 16);
+	cr_assert_eq(c.aws.max_attempts, 5);
+	cr_assert_str_eq(c.aws.region, "us-east-1");
+	cr_assert_eq(nv_config_require_store(&c, &e), NV_ECONFIG);
+	nv_config_release(&c);
+}
+
+Test(config, default_store_from_bucket)
+{
+	const char *env[] = {"AWS_BUCKET_NAME", "my-bucket", "POD_USER_NAME", "alice", NULL};
+	struct nv_config c;
+
+	cr_assert_eq(nv_config_load_from(&c, table_env, env, NULL), NV_OK);
+	cr_assert_str_eq(c.store_url, "s3://my-bucket/pod_sessions/alice");
+	cr_assert_eq(nv_config_require_volume(&c, NULL), NV_ECONFIG);
+	nv_config_release(&c);
+}
+
+struct bad_case {
+	char name[40];
+	char value[64];
+	char expect[40]; /* substring of the message */
+};
+
+ParameterizedTestParameters(config, bad_values)
+{
+	static struct bad_case cases[] = {
+	    {"NETWORK_VOLUME", "relative/path", "NETWORK_VOLUME"},
+	    {"_NETWORK_VOLUME", "nv", "_NETWORK_VOLUME"},
+	    {"NETVOL_STORE", "ftp://x", "NETVOL_STORE"},
+	    {"NETVOL_STORE", "file://relative", "absolute"},
+	    {"NETVOL_STORE", "s3://ab", "bucket name"},
+	    {"NETVOL_NV_TIMEOUT", "soon", "NETVOL_NV_TIMEOUT"},
+	    {"NETVOL_NV_TIMEOUT", "0", "NETVOL_NV_TIMEOUT"},
+	    {"NETVOL_DEADLINE", "-5", "NETVOL_DEADLINE"},
+	    {"NETVOL_PARALLEL", "0", "NETVOL_PARALLEL"},
+	    {"NETVOL_PARALLEL", "1000", "NETVOL_PARALLEL"},
+	    {"NETVOL_ZSTD_LEVEL", "x", "NETVOL_ZSTD_LEVEL"},
+	    {"NETVOL_LOG_FORMAT", "xml", "NETVOL_LOG_FORMAT"},
+	    {"NETVOL_LOG_LEVEL", "loud", "NETVOL_LOG_LEVEL"},
+	    {"NETVOL_DATASETS", "venv,../etc", "NETVOL_DATASETS"},
+	    {"NETVOL_DATASETS", "/abs", "relative"},
+	    {"NETVOL_DATASETS", "venv,venv", "twice"},
+	    {"NETVOL_DATASETS", "ComfyUI,ComfyUI/user:pod", "overlap"},
+	    {"NETVOL_DATASETS", "venv:global", "unknown scope"},
+	    {"NETVOL_DATASETS", "a//b", "empty component"},
+	    {"NETVOL_DATASETS", " , ", "no dataset"},
+	    {"AWS_MAX_ATTEMPTS", "many", "AWS_MAX_ATTEMPTS"},
+	    {"AWS_ACCESS_KEY_ID", "AKIDONLY", "set together"},
+	    {"AWS_ROLE_ARN", "arn:aws:iam::1:role/x", "set together"},
+	    {"NETVOL_S3_ADDRESSING", "sideways", "NETVOL_S3_ADDRESSING"},
+	    {"POD_ID", "../x", "POD_ID"},
+	    {"POD_USER_NAME", "..", "POD_USER_NAME"},
+	};
+	return cr_make_param_array(struct bad_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct bad_case *bc, config, bad_values)
+{
+	const char *env[] = {bc->name, bc->value, NULL};
+	struct nv_config c;
+	struct nv_error e = NV_ERROR_INIT;
+
+	cr_assert_eq(nv_config_load_from(&c, table_env, env, &e), NV_ECONFIG, "%s=%s", bc->name,
+		     bc->value);
+	cr_assert(strstr(e.msg, bc->expect), "message '%s' lacks '%s'", e.msg, bc->expect);
+	cr_assert_null(c.network_volume); /* released on failure */
+}
+
+Test(config, datasets_override)
+{
+	const char *env[] = {"NETVOL_DATASETS", " venv:shared, data:user\nComfyUI/output:pod ,",
+			     NULL};
+	struct nv_config c;
+	struct nv_error e = NV_ERROR_INIT;
+
+	cr_assert_eq(nv_config_load_from(&c, table_env, env, &e), NV_OK, "%s", e.msg);
+	cr_assert_eq(c.ndatasets, 3);
+	cr_assert_str_eq(c.datasets[1].path, "data");
+	cr_assert_eq(c.datasets[1].scope, NV_SCOPE_USER);
+	cr_assert_eq(c.datasets[2].scope, NV_SCOPE_POD);
+	nv_config_release(&c);
+}
+
+struct dur_case {
+	char in[32];
+	int rc;
+	int64_t ms;
+};
+
+ParameterizedTestParameters(config, durations)
+{
+	static struct dur_case cases[] = {
+	    {"5", NV_OK, 5000},	     {"5s", NV_OK, 5000},
+	    {"250ms", NV_OK, 250},   {"2m", NV_OK, 120000},
+	    {"1h", NV_OK, 3600000},  {"1m30s", NV_OK, 90000},
+	    {"", NV_EINVALID, 0},    {"s", NV_EINVALID, 0},
+	    {"5x", NV_EINVALID, 0},  {"-1", NV_EINVALID, 0},
+	    {"1.5", NV_EINVALID, 0}, {"99999999999999999999", NV_EINVALID, 0},
+	};
+	return cr_make_param_array(struct dur_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct dur_case *dc, config, durations)
+{
+	int64_t ms = -1;
+
+	cr_assert_eq(nv_config_parse_duration_ms(dc->in, &ms), dc->rc, "%s", dc->in);
+	if (dc->rc == NV_OK)
+		cr_assert_eq(ms, dc->ms, "%s", dc->in);
+}
+
+Test(config, secrets_are_registered_for_redaction)
+{
+	const char *env[] = {"AWS_ACCESS_KEY_ID", "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY",
+			     "wJalrXUtnFEMIsecretKEY", NULL};
+	struct nv_config c;
+	int p[2];
+	char out[4096] = {0};
+	struct nv_log_rec r;
+
+	cr_assert_eq(nv_config_load_from(&c, table_env, env, NULL), NV_OK);
+	cr_assert(pipe(p) == 0);
+	nv_log_setup(NV_LOG_TEXT, NV_LOG_INFO, p[1]);
+	nv_log_begin(&r, NV_LOG_INFO, "leak");
+	nv_log_str(&r, "oops", c.aws.secret_access_key);
+	nv_log_end(&r);
+	cr_assert(read(p[0], out, sizeof(out) - 1) > 0);
+	cr_assert_null(strstr(out, "wJalrXUtnFEMIsecretKEY"));
+	cr_assert(strstr(out, "oops=[REDACTED]"), "%s", out);
+	nv_log_setup(NV_LOG_TEXT, NV_LOG_INFO, 2);
+	nv_log_clear_secrets();
+	nv_config_release(&c);
+}
