@@ -93,32 +93,33 @@ void nv_fs_close(int *fd)
 	errno = saved;
 }
 
-int nv_fs_read_file_at(int dirfd, const char *name, struct nv_buf *out, struct nv_error *err)
+int nv_fs_read_fd(int fd, const char *name, struct nv_buf *out, struct nv_error *err)
 {
-	int fd = -1, rc = NV_OK;
 	char chunk[65536];
+	int rc;
 
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return nv_error_sys(err, NV_EIO, errno, "cannot open '%s'", name);
 	for (;;) {
 		ssize_t n = nv_fs_read_full(fd, chunk, sizeof(chunk));
 
-		if (n < 0) {
-			rc = nv_error_sys(err, NV_EIO, errno, "cannot read '%s'", name);
-			goto out;
-		}
+		if (n < 0)
+			return nv_error_sys(err, NV_EIO, errno, "cannot read '%s'", name);
 		if (n == 0)
-			break;
+			return NV_OK;
 		rc = nv_buf_add(out, chunk, (size_t)n, err);
-		if (rc) {
-			nv_error_prefix(err, "cannot read '%s'", name);
-			goto out;
-		}
+		if (rc)
+			return nv_error_prefix(err, "cannot read '%s'", name);
 		if ((size_t)n < sizeof(chunk))
-			break;
+			return NV_OK;
 	}
-out:
+}
+
+int nv_fs_read_file_at(int dirfd, const char *name, struct nv_buf *out, struct nv_error *err)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return nv_error_sys(err, NV_EIO, errno, "cannot open '%s'", name);
+	rc = nv_fs_read_fd(fd, name, out, err);
 	nv_fs_close(&fd);
 	return rc;
 }

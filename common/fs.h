@@ -25,6 +25,10 @@ void nv_fs_close(int *fd);
  * into out, which caps the size. `what` names the file in errors. */
 int nv_fs_read_file_at(int dirfd, const char *name, struct nv_buf *out, struct nv_error *err);
 
+/* Read everything left in fd into out (out's cap applies); name is for
+ * messages. */
+int nv_fs_read_fd(int fd, const char *name, struct nv_buf *out, struct nv_error *err);
+
 /* Atomically replace dirfd/name with data: temp file, fsync, rename,
  * fsync of the directory. */
 int nv_fs_write_file_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,

@@ -506,10 +506,13 @@ int nv_volume_sync_source(const char *path, char **out, bool *is_link, struct nv
 	}
 	if (!rc)
 		rc = nv_buf_addstr(&b, target, err);
-	if (!rc && (stat(b.p, &st) < 0 || !S_ISDIR(st.st_mode)))
-		rc = nv_error_sys(err, NV_EIO, errno ? errno : ENOTDIR,
+	if (!rc && stat(b.p, &st) < 0)
+		rc = nv_error_sys(err, NV_EINVALID, errno,
 				  "symlink '%s' points to '%s', which is not a usable folder", path,
 				  b.p);
+	else if (!rc && !S_ISDIR(st.st_mode))
+		rc = nv_error_set(err, NV_EINVALID,
+				  "symlink '%s' points to '%s', which is not a folder", path, b.p);
 	if (!rc)
 		*out = nv_buf_detach(&b, NULL);
 	nv_buf_release(&b);

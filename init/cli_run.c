@@ -129,10 +129,15 @@ static int probe(const struct nv_config *cfg, const bool *sel, struct nv_volume_
 static int install_self(const char *dir, struct nv_error *e)
 {
 	struct nv_buf self = NV_BUF_INIT(256u << 20);
-	int dfd = -1, rc;
+	int dfd = -1, sfd, rc;
 
-	if ((rc = nv_fs_read_file_at(AT_FDCWD, "/proc/self/exe", &self, e)))
-		return rc;
+	sfd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (sfd < 0)
+		return nv_error_sys(e, NV_EIO, errno, "cannot open this program (/proc/self/exe)");
+	rc = nv_fs_read_fd(sfd, "/proc/self/exe", &self, e);
+	close(sfd);
+	if (rc)
+		goto out;
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		rc = nv_error_sys(e, NV_EIO, errno, "cannot create '%s'", dir);
 		goto out;
