@@ -399,7 +399,8 @@ static int build_tree(struct rctx *c, struct nv_restore_result *res, struct nv_e
 			off += m->chunks[p->chunk].ulen;
 		}
 	}
-	qsort_r(c->pieces, c->npieces, sizeof(*c->pieces), piece_cmp, (void *)m);
+	if (c->npieces)
+		qsort_r(c->pieces, c->npieces, sizeof(*c->pieces), piece_cmp, (void *)m);
 	if ((rc = plan_ranges(c, err)))
 		return rc;
 	nv_progress_start(&c->progress, "restore", c->o->ds->path, m->total_bytes,

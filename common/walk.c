@@ -120,7 +120,8 @@ static int walk_dir(int dirfd, struct nv_buf *path, const char *what, struct nv_
 	}
 	if (rc)
 		goto out;
-	qsort(names, nnames, sizeof(*names), cmp_names);
+	if (nnames)
+		qsort(names, nnames, sizeof(*names), cmp_names);
 	for (i = 0; i < nnames && !rc; i++) {
 		struct stat st;
 

@@ -134,7 +134,8 @@ int nv_cli_ls(int argc, char **argv)
 		ex = NV_EXIT_FAILED;
 		goto out;
 	}
-	qsort(l.k, l.n, sizeof(*l.k), cmp_str);
+	if (l.n)
+		qsort(l.k, l.n, sizeof(*l.k), cmp_str);
 	printf("%-28s %-14s %-12s %-20s %10s %14s\n", "DATASET", "POD", "SNAPSHOT", "CREATED",
 	       "ENTRIES", "BYTES");
 	for (i = 0; i < l.n; i++) {
@@ -449,7 +450,8 @@ int nv_cli_verify(int argc, char **argv)
 		ex = NV_EXIT_FAILED;
 		goto out;
 	}
-	qsort(l.k, l.n, sizeof(*l.k), cmp_str);
+	if (l.n)
+		qsort(l.k, l.n, sizeof(*l.k), cmp_str);
 	for (i = 0; i < l.n; i++)
 		if (ends_with(l.k[i], ".pack") && strstr(l.k[i], "/packs/"))
 			verify_pack(&v, l.k[i], dctx, plain);
