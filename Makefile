@@ -80,7 +80,11 @@ check: checksrc build-all
 test-unit: $(UNIT_BIN)
 	@scripts/run-unit.sh $(UNIT_BIN)
 
-TEST_TOOLS := $(BUILD)/tests/tools/nvcraft
+TEST_TOOLS := $(BUILD)/tests/tools/nvcraft $(BUILD)/tests/tools/hangfs
+
+$(BUILD)/tests/tools/hangfs: tests/tools/hangfs.c
+	@mkdir -p $(dir $@)
+	$(CC) $(NV_CFLAGS) $$(pkg-config --cflags fuse3) $(NV_LDFLAGS) -o $@ $< $$(pkg-config --libs fuse3)
 
 $(BUILD)/tests/tools/%: tests/tools/%.c $(LIBNETVOL)
 	@mkdir -p $(dir $@)

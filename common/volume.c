@@ -123,6 +123,16 @@ int nv_volume_probe(const char *root, const char *const *paths, size_t npaths, i
 		goto out;
 	}
 	if (pid == 0) {
+		/* A child stuck on a hung mount must not keep the caller's
+		 * output open (a log pipe, a shell's $(...)): only the result
+		 * pipe stays. */
+		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (devnull >= 0) {
+			dup2(devnull, 0);
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+		}
 		close(p[0]);
 		probe_child(p[1], root, paths, npaths);
 	}
