@@ -79,5 +79,26 @@ out=$($CHROOT /netvol no-such-verb 2>&1)
 rc=$?
 if [ $rc = 2 ]; then ok "unknown verb exits 2 in the chroot"; else ko "unknown verb exits 2 in the chroot (got $rc)" "$out"; fi
 
+# Dockerfile.init must stay consistent with what this test runs.
+D=Dockerfile.init
+missing=""
+for p in $(sed 's/#.*//' scripts/deps.d/static.txt); do
+	grep -qw -- "$p" "$D" || missing="$missing $p"
+done
+[ -z "$missing" ] && ok "$D installs scripts/deps.d/static.txt" || ko "$D installs scripts/deps.d/static.txt" "missing:$missing"
+if grep -q 'scripts/build-static-test.sh' "$D" && grep -q '^FROM scratch' "$D" &&
+	grep -q '^USER 65532' "$D" && grep -q 'ca-certificates.crt /etc/ssl/certs/ca-certificates.crt' "$D"; then
+	ok "$D: build-static-test.sh, FROM scratch, CA bundle, non-root"
+else
+	ko "$D: build-static-test.sh, FROM scratch, CA bundle, non-root"
+fi
+# The CA bundle the image provides is libcurl's built-in default.
+if grep -aq '/etc/ssl/certs/ca-certificates.crt' "$B"; then
+	ok "libcurl's default CA bundle is the image's"
+else
+	ko "libcurl's default CA bundle is the image's"
+fi
+
+
 echo "static: $pass passed, $fail failed"
 [ "$fail" = 0 ]
