@@ -7,7 +7,7 @@
 // object is validated against the Kubernetes schemas (kubernetes-models; the
 // cert-manager and prometheus-operator CRD models for Issuer, Certificate,
 // ServiceMonitor), then CASE's assertions run. Prints "ok"/"FAIL" per check
-// and exits 1 when one failed. dump-secret writes the webhook TLS Secret as
+// and exits 1 when one failed. Unknown fields are rejected too (strict.mjs). dump-secret writes the webhook TLS Secret as
 // a live object (with helm's ownership metadata) for fake-apiserver.mjs.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,6 +19,7 @@ const [tools, caseName, renderedFile, ...rest] = process.argv.slice(2);
 const mod = (p) => import(pathToFileURL(path.join(tools, 'node_modules', p)).href);
 const YAML = await mod('yaml/dist/index.js');
 const { evaluate } = await mod('@marcbachmann/cel-js/lib/index.js');
+const { unknownFields } = await import(new URL('./strict.mjs', import.meta.url).href);
 
 const docs = YAML.parseAllDocuments(fs.readFileSync(renderedFile, 'utf8'))
   .map((d) => {
@@ -81,6 +82,9 @@ async function validateAll() {
       assert(Model, `no model class ${o.kind}`);
       eq(o.apiVersion, Model.apiVersion, 'apiVersion');
       new Model(o).validate(); // throws with the failing path
+      const unknown = unknownFields(o, path.join(tools, 'node_modules', modelPath(o.apiVersion, o.kind)),
+        path.join(tools, 'node_modules'));
+      assert(unknown.length === 0, unknown.join('; '));
     });
   }
 }
