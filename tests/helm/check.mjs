@@ -7,8 +7,9 @@
 // object is validated against the Kubernetes schemas (kubernetes-models; the
 // cert-manager and prometheus-operator CRD models for Issuer, Certificate,
 // ServiceMonitor), then CASE's assertions run. Prints "ok"/"FAIL" per check
-// and exits 1 when one failed. Unknown fields are rejected too (strict.mjs). dump-secret writes the webhook TLS Secret as
-// a live object (with helm's ownership metadata) for fake-apiserver.mjs.
+// and exits 1 when one failed. Unknown fields are rejected too (strict.mjs).
+// dump-secret writes the webhook TLS Secret as a live object (with helm's
+// ownership metadata) for fake-apiserver.mjs.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
