@@ -46,6 +46,7 @@ run_case() {
 		set -- "$@" "$a"
 	done <"$D/args"
 	assert_eq "$(grep -c . "$D/args")" 8 "$name: number of args"
+	: >"$D/log"
 	env $(cat "$D/env") "$WEBHOOK" "$@" >"$D/log" 2>&1 &
 	PID=$!
 	port=""
@@ -105,4 +106,13 @@ assert_contains "$p" 'registry.example.test/team/netvol-init:1.2.3' "full patch:
 assert_contains "$p" '"comfy-store"' "full patch: store secret from values"
 assert_contains "$p" '"runAsUser":1337' "full patch: runAsUser from values"
 assert_contains "$p" '"/netvol/bin/netvol","sync"' "full patch: preStop sync"
+# The injected init container must be startable from the init image
+# (Dockerfile.init): its command is a file of the image, and no volume is
+# mounted on or under a file of the image (a container runtime can't create
+# a mount point below a regular file). The preStop command lives in the bin
+# emptyDir the app container mounts.
+sed -n '/^FROM scratch/,$p' "$ROOT/Dockerfile.init" | sed -n 's/^COPY .* \(\/[^ ]*\)$/\1/p' >"$T/image-files"
+[ -s "$T/image-files" ] || fail "no files found in Dockerfile.init's final stage"
+node "$ROOT/tests/helm/fits-image.mjs" "$T/full/patch.json" "$T/image-files" ||
+	fail "full patch does not fit the init image"
 echo "ok: chart config, args, env and TLS work with netvol-webhook"
