@@ -6,7 +6,7 @@
 # (as in the FROM-scratch init image and inside any ComfyUI image).
 # Prints "N passed, N failed".
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 pass=0
 fail=0
 ok() { pass=$((pass + 1)); echo "ok   $1"; }
@@ -50,7 +50,11 @@ if [ "$(id -u)" = 0 ]; then
 else
 	CHROOT="unshare -r chroot $R"
 fi
-[ "$(find "$R" -mindepth 1 | wc -l)" = 3 ] && ok "chroot holds only the binary" || ko "chroot holds only the binary"
+if [ "$(find "$R" -mindepth 1 | wc -l)" = 3 ]; then
+	ok "chroot holds only the binary"
+else
+	ko "chroot holds only the binary" "$(find "$R")"
+fi
 
 out=$($CHROOT /netvol version 2>&1)
 rc=$?
@@ -85,7 +89,11 @@ missing=""
 for p in $(sed 's/#.*//' scripts/deps.d/static.txt); do
 	grep -qw -- "$p" "$D" || missing="$missing $p"
 done
-[ -z "$missing" ] && ok "$D installs scripts/deps.d/static.txt" || ko "$D installs scripts/deps.d/static.txt" "missing:$missing"
+if [ -z "$missing" ]; then
+	ok "$D installs scripts/deps.d/static.txt"
+else
+	ko "$D installs scripts/deps.d/static.txt" "missing:$missing"
+fi
 if grep -q 'scripts/build-static-test.sh' "$D" && grep -q '^FROM scratch' "$D" &&
 	grep -q '^USER 65532' "$D" && grep -q 'ca-certificates.crt /etc/ssl/certs/ca-certificates.crt' "$D"; then
 	ok "$D: build-static-test.sh, FROM scratch, CA bundle, non-root"

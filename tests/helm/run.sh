@@ -5,7 +5,7 @@
 # and the TLS Secret reuse through `lookup` against fake-apiserver.mjs.
 # Tools come from scripts/deps.d/chart.sh. Prints "N passed, N failed".
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 ROOT=$(pwd)
 CHART=deploy/helm/netvol
 TOOLS=$ROOT/tests/.tools/chart

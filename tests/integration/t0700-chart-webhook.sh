@@ -47,6 +47,7 @@ run_case() {
 	done <"$D/args"
 	assert_eq "$(grep -c . "$D/args")" 8 "$name: number of args"
 	: >"$D/log"
+	# shellcheck disable=SC2046 # NAME=value words, no spaces
 	env $(cat "$D/env") "$WEBHOOK" "$@" >"$D/log" 2>&1 &
 	PID=$!
 	port=""
