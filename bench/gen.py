@@ -15,16 +15,28 @@ import os
 import random
 
 
+_CORPUS = None
+
+
 def blob(rng, n, compressible):
-    """n bytes: random, or text-like when compressible (zstd -3 ~ 3-4x)."""
+    """n bytes: random, or source-like text when compressible (zstd -3 ~ 3-4x)."""
+    global _CORPUS
     if not compressible:
-        return os.urandom(n) if n < (64 << 20) else b"".join(os.urandom(1 << 20) for _ in range(n >> 20)) + os.urandom(n & ((1 << 20) - 1))
-    words = [b"import", b"def", b"return", b"self", b"torch", b"numpy", b"class", b"None",
-             b"(", b")", b":", b"\n    ", b"=", b"tensor", b"cuda", b"if", b"else", b"for", b"in"]
-    out = bytearray()
-    while len(out) < n:
-        out += rng.choice(words) + b" " + str(rng.randint(0, 99999)).encode()
-    return bytes(out[:n])
+        return os.urandom(n)
+    if _CORPUS is None:
+        words = [b"import", b"def", b"return", b"self", b"torch", b"numpy", b"class", b"None",
+                 b"(", b")", b":", b"\n    ", b"=", b"tensor", b"cuda", b"if", b"else", b"for", b"in"]
+        out = bytearray()
+        while len(out) < (2 << 20):
+            out += rng.choice(words) + b" " + str(rng.randint(0, 99999)).encode()
+        _CORPUS = bytes(out)
+    parts, left = [], n
+    while left > 0:
+        k = min(left, rng.randint(512, 65536))
+        off = rng.randint(0, len(_CORPUS) - k)
+        parts.append(_CORPUS[off:off + k])
+        left -= k
+    return b"".join(parts)
 
 
 def venv(rng, root, total, nfiles):

@@ -5,5 +5,5 @@ BENCH_FILES ?= 30000
 
 bench: build-all
 	@command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
-	@bench/engine.sh $(abspath $(BIN)) $(BUILD)/bench-engine.md $(BENCH_MB) $(BENCH_FILES)
-	@scripts/bench-merge.sh docs/BENCHMARKS.md engine $(BUILD)/bench-engine.md
+	@mkdir -p $(BUILD) && bench/engine.sh $(abspath $(BIN)) $(abspath $(BUILD))/bench-engine.md $(BENCH_MB) $(BENCH_FILES)
+	@scripts/bench-merge.sh docs/BENCHMARKS.md engine $(abspath $(BUILD))/bench-engine.md
