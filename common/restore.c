@@ -24,6 +24,7 @@
 #include "log.h"
 #include "mem.h"
 #include "progress.h"
+#include "volume.h"
 
 #define RANGE_MAX (8u << 20)   /* bytes fetched by one request, at most */
 #define RANGE_GAP (256u << 10) /* join pieces closer than this */
@@ -574,6 +575,8 @@ int nv_restore_dataset(const struct nv_engine_opts *o, struct nv_restore_result 
 		if (rc)
 			goto out;
 	}
+	/* pod storage has one restore at a time: leftovers of a killed one go */
+	nv_volume_clean_stale(parentfd, name, 0);
 	nv_fs_random_suffix(sfx);
 	if ((rc = nv_buf_addf(&stage, err, ".netvol-stage.%s.%s", name, sfx)))
 		goto out;

@@ -1,5 +1,6 @@
 #include "volume.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -435,6 +437,8 @@ int nv_volume_copy_tree(const char *src, const char *dst, int64_t deadline_ms, u
 	if ((rc = nv_walk_tree(srcfd, src, &w, err)) || (rc = split(dst, &parent, &name, err)) ||
 	    (rc = open_parent(parent.p, &pfd, err)))
 		goto out;
+	/* another pod may be copying right now: only old leftovers go */
+	nv_volume_clean_stale(pfd, name, 3600);
 	nv_fs_random_suffix(sfx);
 	if ((rc = nv_buf_addf(&stage, err, ".netvol-stage.%s.%s", name, sfx)))
 		goto out;
@@ -527,4 +531,43 @@ int nv_volume_sync_source(const char *path, char **out, bool *is_link, struct nv
 		*out = nv_buf_detach(&b, NULL);
 	nv_buf_release(&b);
 	return rc;
+}
+
+int nv_volume_clean_stale(int parentfd, const char *name, int64_t min_age_s)
+{
+	static const char *const kinds[] = {".netvol-stage.", ".netvol-link."};
+	struct dirent *de;
+	DIR *d;
+	int fd, removed = 0;
+	size_t nl = strlen(name);
+	time_t now = time(NULL);
+
+	fd = dup(parentfd);
+	if (fd < 0)
+		return 0;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		struct stat st;
+		size_t k;
+
+		for (k = 0; k < 2; k++) {
+			size_t kl = strlen(kinds[k]);
+
+			if (strncmp(de->d_name, kinds[k], kl) ||
+			    strncmp(de->d_name + kl, name, nl) || de->d_name[kl + nl] != '.')
+				continue;
+			if (fstatat(parentfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    (int64_t)(now - st.st_mtim.tv_sec) < min_age_s)
+				continue;
+			if (nv_fs_rmtree_at(parentfd, de->d_name, NULL) == NV_OK)
+				removed++;
+		}
+	}
+	closedir(d);
+	return removed;
 }

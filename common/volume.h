@@ -56,4 +56,10 @@ int nv_volume_copy_tree(const char *src, const char *dst, int64_t deadline_ms, u
  * which. out is set to a new string (nv_free). */
 int nv_volume_sync_source(const char *path, char **out, bool *is_link, struct nv_error *err);
 
+/* Remove leftovers of killed runs next to `name` in the folder open at
+ * parentfd: ".netvol-stage.<name>.*" and ".netvol-link.<name>.*" entries
+ * whose mtime is at least min_age_s seconds old (0: all). Returns how many
+ * were removed; failures are ignored (best effort). */
+int nv_volume_clean_stale(int parentfd, const char *name, int64_t min_age_s);
+
 #endif

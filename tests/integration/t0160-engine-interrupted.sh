@@ -46,3 +46,15 @@ new=$(logval sync.done bytes_new)
 [ "$new" -lt 160000000 ] || fail "the next sync re-sent everything ($new bytes new)"
 assert_exit 0 nv_pod "$T/r2" restore
 treecmp "$T/p/data" "$T/r2/data"
+
+# a restore killed half-way leaves a staging folder; the next one removes it
+NETWORK_VOLUME="$T/r3" "$NETVOL" restore >"$T/killed-restore.log" 2>&1 &
+pid=$!
+n=0
+until ls -A "$T/r3" 2>/dev/null | grep -q '^\.netvol-stage' || [ $n -ge 500 ]; do sleep 0.01; n=$((n + 1)); done
+kill -9 $pid 2>/dev/null || true
+wait $pid 2>/dev/null || true
+[ ! -e "$T/r3/data" ] || [ -n "$(ls -A "$T/r3/data")" ] || fail "a half restore became visible"
+assert_exit 0 nv_pod "$T/r3" restore
+ls -A "$T/r3" | grep -q '^\.netvol-stage' && fail "stale staging folder left"
+treecmp "$T/p/data" "$T/r3/data"
