@@ -30,6 +30,8 @@ struct nv_engine_opts {
 	bool dry_run;
 	int64_t deadline_ms; /* absolute nv_now_ms() value; 0 = none */
 	int workers;	     /* hashing/decompression threads; 0 = cores */
+	/* restore: this snapshot instead of HEAD (NULL = HEAD) */
+	const unsigned char *snapshot;
 };
 
 struct nv_sync_result {

@@ -537,7 +537,12 @@ int nv_restore_dataset(const struct nv_engine_opts *o, struct nv_restore_result 
 		}
 	}
 
-	rc = nv_engine_read_head(o->store, prefix.p, res->snapshot, err);
+	if (o->snapshot) {
+		memcpy(res->snapshot, o->snapshot, NV_HASH_LEN);
+		rc = NV_OK;
+	} else {
+		rc = nv_engine_read_head(o->store, prefix.p, res->snapshot, err);
+	}
 	if (rc == NV_ENOTFOUND) {
 		res->fresh = true;
 		rc = NV_OK;

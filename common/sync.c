@@ -26,6 +26,7 @@
 #include <zstd.h>
 
 #include "fs.h"
+#include "gc.h"
 #include "log.h"
 #include "mem.h"
 #include "progress.h"
@@ -661,7 +662,8 @@ int nv_sync_dataset(const struct nv_engine_opts *o, struct nv_sync_result *res,
 	size_t *hl_first = NULL; /* walk index -> walk index of its first name */
 	size_t *mindex = NULL;	 /* walk index -> manifest index */
 	unsigned char head[NV_HASH_LEN];
-	bool have_prev = false;
+	bool have_prev = false, gc_running = false;
+	struct nv_buf lock = NV_BUF_INIT(4096);
 	struct cursor cc = {NULL, 0}, pc = {NULL, 0};
 	uint64_t to_hash = 0;
 	size_t k;
@@ -688,6 +690,11 @@ int nv_sync_dataset(const struct nv_engine_opts *o, struct nv_sync_result *res,
 	if ((rc = nv_snap_dataset_prefix(o->ds, o->pod_id, &prefix, err)))
 		goto done;
 	c.prefix = prefix.p;
+	/* our lock first, then look for a gc: see gc.h */
+	if (!o->dry_run && (rc = nv_lock_acquire(o->store, prefix.p, "sync", &lock, err)))
+		goto done;
+	if ((rc = nv_lock_find(o->store, prefix.p, "gc", NULL, &gc_running, err)))
+		goto done;
 
 	/* 1. what the store knows */
 	rc = nv_engine_read_head(o->store, prefix.p, head, err);
@@ -707,9 +714,10 @@ int nv_sync_dataset(const struct nv_engine_opts *o, struct nv_sync_result *res,
 	l.err = err;
 	if ((rc = nv_store_list(o->store, key.p, list_cb, &l, err)))
 		goto done;
+	/* while a gc runs, only HEAD's packs are sure to stay */
 	if ((have_prev && (rc = learn_manifest(&c, &prev, &l, err))) ||
-	    (rc = learn_orphan_packs(&c, &l, err)) ||
-	    (cache.nentries && (rc = learn_manifest(&c, &cache, &l, err))))
+	    (!gc_running && (rc = learn_orphan_packs(&c, &l, err))) ||
+	    (!gc_running && cache.nentries && (rc = learn_manifest(&c, &cache, &l, err))))
 		goto done;
 
 	/* 2. the folder */
@@ -934,6 +942,9 @@ join:
 	if (!o->dry_run)
 		nv_engine_write_cache(o, prefix.p, &obj, NULL);
 done:
+	if (lock.len)
+		nv_lock_release(o->store, lock.p);
+	nv_buf_release(&lock);
 	if (c.rootfd >= 0)
 		close(c.rootfd);
 	for (k = 0; k < c.njobs; k++)

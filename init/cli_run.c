@@ -186,6 +186,7 @@ int nv_cli_install(int argc, char **argv)
 static const struct option run_opts[] = {
     {"dry-run", no_argument, NULL, 'n'},
     {"install-to", required_argument, NULL, 'i'},
+    {"snapshot", required_argument, NULL, 's'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -195,13 +196,16 @@ static void run_usage(FILE *out, bool restore)
 	if (restore)
 		fprintf(
 		    out,
-		    "usage: netvol restore [--dry-run] [--install-to DIR] [DATASET...]\n\n"
+		    "usage: netvol restore [--dry-run] [--install-to DIR] [DATASET...]\n"
+		    "       netvol restore --snapshot ID DATASET\n\n"
 		    "Before ComfyUI starts: for each dataset, symlink it from the network volume\n"
 		    "(_NETWORK_VOLUME) when that is usable and holds it, else restore its latest\n"
 		    "snapshot from the store (NETVOL_STORE) into NETWORK_VOLUME. A folder that\n"
 		    "already holds data is never overwritten.\n\n"
 		    "  --dry-run         say what would be done, change nothing\n"
-		    "  --install-to DIR  first copy this binary into DIR (for the preStop hook)\n\n"
+		    "  --install-to DIR  first copy this binary into DIR (for the preStop hook)\n"
+		    "  --snapshot ID     restore that snapshot (from netvol log) instead of the\n"
+		    "                    latest; the target must be missing or empty\n\n"
 		    "exit codes: 0 ok, 1 a dataset failed, 2 usage or configuration error\n");
 	else
 		fprintf(
@@ -222,6 +226,8 @@ struct run {
 	bool *sel;
 	bool dry_run;
 	const char *install_to;
+	unsigned char snapshot[NV_HASH_LEN];
+	bool has_snapshot;
 	int64_t start_ms, deadline_ms;
 };
 
@@ -241,6 +247,16 @@ static int run_setup(struct run *r, int argc, char **argv, bool restore)
 			if (!restore)
 				goto usage;
 			r->install_to = optarg;
+			break;
+		case 's':
+			if (!restore || strlen(optarg) != 64 ||
+			    nv_hex_decode(optarg, 64, r->snapshot)) {
+				fprintf(stderr,
+					"netvol restore: --snapshot wants a 64-digit snapshot "
+					"id (see netvol log)\n");
+				return NV_EXIT_USAGE;
+			}
+			r->has_snapshot = true;
 			break;
 		case 'h':
 			run_usage(stdout, restore);
@@ -263,6 +279,10 @@ static int run_setup(struct run *r, int argc, char **argv, bool restore)
 	if ((ex = select_datasets(&r->cfg, argc - optind, argv + optind, r->sel, verb)) ||
 	    (ex = check_pod_scope(&r->cfg, r->sel, verb)))
 		return ex;
+	if (r->has_snapshot && argc - optind != 1) {
+		fprintf(stderr, "netvol restore: --snapshot needs exactly one DATASET\n");
+		return NV_EXIT_USAGE;
+	}
 	if (nv_store_open(&r->cfg, &r->store, &e)) {
 		nv_cli_log_error("store.open_failed", NULL, &e);
 		return nv_cli_exit_for(e.code);
@@ -301,7 +321,8 @@ static int restore_one(struct run *r, size_t i, struct nv_buf *target, struct nv
 	int rc = NV_OK;
 
 	path_join(target, r->cfg.network_volume, ds->path);
-	if (ds->scope == NV_SCOPE_SHARED && r->probe.usable && r->probe.has_data[i]) {
+	if (ds->scope == NV_SCOPE_SHARED && r->probe.usable && r->probe.has_data[i] &&
+	    !r->has_snapshot) {
 		enum nv_link_result lres = NV_LINK_CREATED;
 
 		path_join(&nvpath, r->cfg.shared_volume, ds->path);
@@ -323,9 +344,17 @@ static int restore_one(struct run *r, size_t i, struct nv_buf *target, struct nv
 			nv_log_end(&lr);
 		}
 	} else {
-		struct nv_engine_opts o = {&r->cfg,	  r->store,	  ds,
-					   r->cfg.pod_id, target->p,	  cache->p,
-					   r->dry_run,	  r->deadline_ms, 0};
+		struct nv_engine_opts o = {
+		    .cfg = &r->cfg,
+		    .store = r->store,
+		    .ds = ds,
+		    .pod_id = r->cfg.pod_id,
+		    .path = target->p,
+		    .cache_dir = cache->p,
+		    .dry_run = r->dry_run,
+		    .deadline_ms = r->deadline_ms,
+		    .snapshot = r->has_snapshot ? r->snapshot : NULL,
+		};
 		struct nv_restore_result res;
 		char id[NV_HASH_HEX];
 
@@ -476,9 +505,16 @@ static int sync_one(struct run *r, size_t i, struct nv_buf *target)
 	nv_buf_addf(&cache, NULL, "%s/.netvol/cache",
 		    on_nv ? r->cfg.shared_volume : r->cfg.network_volume);
 	{
-		struct nv_engine_opts o = {&r->cfg,	  r->store,	  ds,
-					   r->cfg.pod_id, source,	  cache.p,
-					   r->dry_run,	  r->deadline_ms, 0};
+		struct nv_engine_opts o = {
+		    .cfg = &r->cfg,
+		    .store = r->store,
+		    .ds = ds,
+		    .pod_id = r->cfg.pod_id,
+		    .path = source,
+		    .cache_dir = cache.p,
+		    .dry_run = r->dry_run,
+		    .deadline_ms = r->deadline_ms,
+		};
 		struct nv_sync_result res;
 		char id[NV_HASH_HEX];
 
