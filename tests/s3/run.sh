@@ -1,0 +1,60 @@
+#!/bin/sh
+# Store-level S3 tests: start radosgw and the fault proxy, run every section
+# of s3_store_test against them, check the logs hold no secret, stop all.
+#
+#   tests/s3/run.sh /path/to/s3_store_test
+#
+# With NV_RGW_DIR already set (rgw.sh start exported), that server is used
+# and left running.
+set -eu
+BIN=${1:?usage: run.sh S3_STORE_TEST_BINARY}
+cd "$(dirname "$0")"
+HERE=$(pwd)
+W=$(mktemp -d "${TMPDIR:-/tmp}/nv-s3test.XXXXXX")
+OWN_RGW=""
+PROXY_PID=""
+cleanup() {
+	rc=$?
+	set +e
+	[ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null && wait "$PROXY_PID" 2>/dev/null
+	[ -n "$OWN_RGW" ] && sh "$HERE/rgw.sh" stop "$OWN_RGW"
+	rm -rf "$W"
+	exit $rc
+}
+trap cleanup EXIT INT TERM
+
+t0=$(date +%s.%N)
+if [ -z "${NV_RGW_DIR:-}" ]; then
+	sh "$HERE/rgw.sh" start >"$W/env"
+	. "$W/env"
+	OWN_RGW=$NV_RGW_DIR
+	echo "s3: radosgw up in $(echo "$(date +%s.%N) - $t0" | bc 2>/dev/null || echo '?') s at $AWS_ENDPOINT_URL_S3"
+fi
+
+: >"$W/plan"
+python3 "$HERE/faultproxy.py" "${AWS_ENDPOINT_URL_S3#http://}" "$W/plan" --stall 6 >"$W/proxy.port" 2>"$W/proxy.log" &
+PROXY_PID=$!
+for i in $(seq 1 50); do [ -s "$W/proxy.port" ] && break; sleep 0.1; done
+[ -s "$W/proxy.port" ] || { echo "s3: fault proxy did not start" >&2; cat "$W/proxy.log" >&2; exit 1; }
+
+export NV_TEST_BUCKET=nvtest NV_TEST_PREFIX="run-$$-$(date +%s)"
+export NV_PROXY_URL="http://127.0.0.1:$(cat "$W/proxy.port")" NV_PROXY_PLAN="$W/plan"
+fail=0
+for sec in basic multipart concurrent auth tls faults; do
+	if "$BIN" "$sec" >"$W/$sec.out" 2>"$W/$sec.log"; then
+		cat "$W/$sec.out"
+	else
+		fail=1
+		cat "$W/$sec.out"
+		echo "FAIL s3 section $sec; its log:" >&2
+		tail -n 30 "$W/$sec.log" >&2
+	fi
+	# secrets never reach the logs (the section logs at debug level)
+	if grep -lF -e "$AWS_SECRET_ACCESS_KEY" -e "Signature=" -e "Credential=" "$W/$sec.log" >/dev/null; then
+		fail=1
+		echo "FAIL s3 section $sec: a secret or signature is in the log" >&2
+	fi
+done
+grep -c 'event=s3.retry' "$W"/faults.log | sed 's/^/s3: retries logged in the fault section: /'
+[ $fail = 0 ] && echo "s3: all sections passed"
+exit $fail
