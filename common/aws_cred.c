@@ -308,7 +308,7 @@ static int refresh(struct nv_aws_cred *c, struct nv_error *err)
 
 /* The container endpoint must be https, or http to a loopback or the
  * link-local addresses ECS and EKS Pod Identity use (as the SDKs require). */
-static int check_container_uri(const char *uri, struct nv_error *err)
+int nv_aws_cred_check_container_uri(const char *uri, struct nv_error *err)
 {
 	static const char *const ok_hosts[] = {"localhost", "169.254.170.2", "169.254.170.23",
 					       "[fd00:ec2::23]", "[::1]"};
@@ -407,7 +407,7 @@ int nv_aws_cred_new(const struct nv_config *cfg, struct nv_aws_cred **out, struc
 		}
 	} else if (a->container_credentials_full_uri) {
 		c->src = SRC_CONTAINER;
-		rc = check_container_uri(a->container_credentials_full_uri, err);
+		rc = nv_aws_cred_check_container_uri(a->container_credentials_full_uri, err);
 		if (rc)
 			goto out;
 		c->container_uri = dup_or_null(a->container_credentials_full_uri, &fail);

@@ -52,6 +52,11 @@ bool nv_aws_cred_invalidate(struct nv_aws_cred *c);
 /* "environment", "web-identity" or "container". */
 const char *nv_aws_cred_source(const struct nv_aws_cred *c);
 
+/* AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, or http to a loopback
+ * address or the ECS/EKS link-local addresses (169.254.170.2,
+ * 169.254.170.23, fd00:ec2::23), as the SDKs require. NV_ECONFIG otherwise. */
+int nv_aws_cred_check_container_uri(const char *uri, struct nv_error *err);
+
 /* Parse the container endpoint's JSON answer (AccessKeyId, SecretAccessKey,
  * Token, Expiration). NV_ECORRUPT on anything else. */
 int nv_aws_cred_parse_container_json(const char *doc, size_t len, struct nv_aws_keys *out,

@@ -1,0 +1,175 @@
+/* The S3 store's decisions: retry policy, backoff, error mapping, URL and
+ * credential checks at open time (no network needed). */
+#include "testutil.h"
+
+#include "s3.h"
+
+struct verdict_case {
+	int transport;
+	long status;
+	char code[40];
+	int want;
+};
+
+static struct verdict_case verdicts[] = {
+    {NV_OK, 200, "", NV_S3_DONE},
+    {NV_OK, 204, "", NV_S3_DONE},
+    {NV_OK, 206, "", NV_S3_DONE},
+    {NV_ENETWORK, 0, "", NV_S3_RETRY}, /* reset, refused, truncated body */
+    {NV_ETIMEOUT, 0, "", NV_S3_RETRY}, /* connect timeout, stall */
+    {NV_ETOOBIG, 0, "", NV_S3_FAIL},   /* the caller's cap */
+    {NV_ECONFIG, 0, "", NV_S3_FAIL},   /* TLS verification */
+    {NV_ENOMEM, 0, "", NV_S3_FAIL},
+    {NV_OK, 500, "InternalError", NV_S3_RETRY},
+    {NV_OK, 500, "", NV_S3_RETRY},
+    {NV_OK, 502, "", NV_S3_RETRY},
+    {NV_OK, 503, "SlowDown", NV_S3_RETRY},
+    {NV_OK, 503, "ServiceUnavailable", NV_S3_RETRY},
+    {NV_OK, 504, "", NV_S3_RETRY},
+    {NV_OK, 429, "", NV_S3_RETRY},
+    {NV_OK, 400, "RequestTimeout", NV_S3_RETRY},
+    {NV_OK, 409, "ConditionalRequestConflict", NV_S3_RETRY},
+    {NV_OK, 200, "InternalError", NV_S3_RETRY}, /* an error document with 200 */
+    {NV_OK, 400, "BadDigest", NV_S3_FAIL},
+    {NV_OK, 400, "InvalidArgument", NV_S3_FAIL},
+    {NV_OK, 403, "SignatureDoesNotMatch", NV_S3_FAIL},
+    {NV_OK, 403, "AccessDenied", NV_S3_FAIL},
+    {NV_OK, 403, "InvalidAccessKeyId", NV_S3_FAIL},
+    {NV_OK, 404, "NoSuchKey", NV_S3_FAIL},
+    {NV_OK, 404, "", NV_S3_FAIL},
+    {NV_OK, 412, "PreconditionFailed", NV_S3_FAIL},
+    {NV_OK, 416, "InvalidRange", NV_S3_FAIL},
+    {NV_OK, 301, "PermanentRedirect", NV_S3_FAIL},
+};
+
+ParameterizedTestParameters(s3, retry_verdict)
+{
+	return cr_make_param_array(struct verdict_case, verdicts,
+				   sizeof(verdicts) / sizeof(verdicts[0]));
+}
+
+ParameterizedTest(struct verdict_case *c, s3, retry_verdict)
+{
+	cr_assert_eq(nv_s3_retry_verdict(c->transport, c->status, c->code), c->want,
+		     "transport %d status %ld code '%s'", c->transport, c->status, c->code);
+}
+
+struct code_case {
+	long status;
+	char code[40];
+	int want;
+};
+
+static struct code_case codes[] = {
+    {404, "NoSuchKey", NV_ENOTFOUND},
+    {404, "", NV_ENOTFOUND}, /* HEAD has no body */
+    {404, "NoSuchBucket", NV_ECONFIG},
+    {412, "PreconditionFailed", NV_EEXISTS},
+    {412, "", NV_EEXISTS},
+    {403, "SignatureDoesNotMatch", NV_EAUTH},
+    {403, "InvalidAccessKeyId", NV_EAUTH},
+    {403, "AccessDenied", NV_EAUTH},
+    {400, "ExpiredToken", NV_EAUTH},
+    {403, "RequestTimeTooSkewed", NV_EAUTH},
+    {403, "", NV_EAUTH},
+    {401, "", NV_EAUTH},
+    {416, "InvalidRange", NV_ECORRUPT},
+    {400, "InvalidArgument", NV_EREMOTE},
+    {503, "SlowDown", NV_EREMOTE},
+    {500, "", NV_EREMOTE},
+};
+
+ParameterizedTestParameters(s3, error_code)
+{
+	return cr_make_param_array(struct code_case, codes, sizeof(codes) / sizeof(codes[0]));
+}
+
+ParameterizedTest(struct code_case *c, s3, error_code)
+{
+	cr_assert_eq(nv_s3_error_code(c->status, c->code), c->want, "status %ld code '%s'",
+		     c->status, c->code);
+}
+
+Test(s3, backoff_full_jitter_bounds)
+{
+	uint64_t r;
+	int a;
+
+	cr_assert_eq(nv_s3_backoff_ms(0, 100, 20000, 12345), 0);
+	for (a = 1; a < 12; a++) {
+		uint64_t top = 100ull << (a - 1);
+
+		if (top > 20000)
+			top = 20000;
+		/* the whole range [0, top] is reachable, nothing above it */
+		cr_assert_eq(nv_s3_backoff_ms(a, 100, 20000, top), top);
+		cr_assert_eq(nv_s3_backoff_ms(a, 100, 20000, top + 1), 0);
+		for (r = 0; r < 100000; r += 997)
+			cr_assert_leq(nv_s3_backoff_ms(a, 100, 20000, r * 7919), top);
+	}
+	cr_assert_leq(nv_s3_backoff_ms(1000, 100, 20000, UINT64_MAX), 20000);
+}
+
+static const char *env_fn(const char *name, void *ud)
+{
+	const char *const *kv = ud;
+
+	for (; *kv; kv += 2)
+		if (!strcmp(kv[0], name))
+			return kv[1];
+	return NULL;
+}
+
+struct open_case {
+	char url[80];
+	char endpoint[64];
+	int creds;
+	int want;
+	char url_shown[80];
+};
+
+static struct open_case opens[] = {
+    {"s3://bucket/some/prefix/", "", 1, NV_OK, "s3://bucket/some/prefix"},
+    {"s3://bucket", "", 1, NV_OK, "s3://bucket"},
+    {"s3://bucket/", "http://127.0.0.1:9000", 1, NV_OK, "s3://bucket"},
+    {"s3://my.dotted.bucket/p", "", 1, NV_OK, "s3://my.dotted.bucket/p"},
+    {"s3://bucket/p", "https://[::1]:9000/base/", 1, NV_OK, "s3://bucket/p"},
+    {"s3://bucket/p", "", 0, NV_ECONFIG, ""},
+    {"s3://ab/p", "", 1, NV_ECONFIG, ""},
+    {"s3://bu cket/p", "", 1, NV_ECONFIG, ""},
+    {"s3://bucket/a/../b", "", 1, NV_ECONFIG, ""},
+    {"s3://bucket/a//b", "", 1, NV_ECONFIG, ""},
+    {"s3://bucket/p", "ftp://127.0.0.1/", 1, NV_ECONFIG, ""},
+    {"s3://bucket/p", "::not a url", 1, NV_ECONFIG, ""},
+};
+
+ParameterizedTestParameters(s3, open)
+{
+	return cr_make_param_array(struct open_case, opens, sizeof(opens) / sizeof(opens[0]));
+}
+
+ParameterizedTest(struct open_case *c, s3, open)
+{
+	const char *env[] = {"AWS_ACCESS_KEY_ID",
+			     c->creds ? "AKIDTEST" : NULL,
+			     "AWS_SECRET_ACCESS_KEY",
+			     c->creds ? "secret" : NULL,
+			     "AWS_ENDPOINT_URL_S3",
+			     c->endpoint[0] ? c->endpoint : NULL,
+			     NULL};
+	struct nv_config cfg;
+	struct nv_store *s = NULL;
+	struct nv_error err = NV_ERROR_INIT;
+
+	cr_assert_eq(nv_config_load_from(&cfg, env_fn, env, &err), NV_OK, "%s", err.msg);
+	cr_assert_eq(nv_store_open_url(c->url, &cfg, &s, &err), c->want, "%s: %d %s", c->url,
+		     err.code, err.msg);
+	if (c->want == NV_OK) {
+		cr_assert_str_eq(s->url, c->url_shown);
+		cr_assert_str_eq(s->ops->scheme, "s3");
+	} else {
+		cr_assert_null(s);
+	}
+	nv_store_close(s);
+	nv_config_release(&cfg);
+}
