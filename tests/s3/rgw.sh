@@ -15,29 +15,37 @@ set -eu
 ACCESS_KEY=NVTESTACCESSKEY00001
 SECRET_KEY=nvtestsecretkey0000000000000000000000001
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+# free_ports N: N free loopback TCP ports, one per line
+free_ports() {
+	python3 -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print("\n".join(str(s.getsockname()[1]) for s in socks))' "$1"
 }
 
 stop() {
 	d=$1
 	[ -n "$d" ] && [ -d "$d" ] || return 0
+	pids=""
 	for p in radosgw osd mon; do
-		[ -f "$d/$p.pid" ] && kill "$(cat "$d/$p.pid")" 2>/dev/null || true
+		pid=$(cat "$d/$p.pid" 2>/dev/null || true)
+		[ -n "$pid" ] && pids="$pids $pid"
 	done
-	# wait for them to go, then make sure
+	[ -n "$pids" ] && kill $pids 2>/dev/null
+	# wait for them to go (a daemon removes its pid file as it exits), then make sure
 	for i in $(seq 1 50); do
-		alive=0
-		for p in radosgw osd mon; do
-			[ -f "$d/$p.pid" ] && kill -0 "$(cat "$d/$p.pid")" 2>/dev/null && alive=1
+		alive=""
+		for pid in $pids; do
+			kill -0 "$pid" 2>/dev/null && alive="$alive $pid"
 		done
-		[ $alive = 0 ] && break
+		[ -z "$alive" ] && break
 		sleep 0.1
 	done
-	for p in radosgw osd mon; do
-		[ -f "$d/$p.pid" ] && kill -9 "$(cat "$d/$p.pid")" 2>/dev/null || true
-	done
+	[ -n "$alive" ] && kill -9 $alive 2>/dev/null
 	rm -rf "$d"
+	return 0
 }
 
 fail() {
@@ -49,6 +57,13 @@ fail() {
 	done
 	stop "$D"
 	exit 1
+}
+
+T0=$(date +%s%N)
+# phase NAME: with NV_RGW_TIMING=1, print the time since start on stderr
+phase() {
+	[ "${NV_RGW_TIMING:-0}" = 1 ] || return 0
+	echo "rgw.sh: $(( ($(date +%s%N) - T0) / 1000000 )) ms: $1" >&2
 }
 
 # wait_for SECONDS CMD...: retry CMD every 0.1 s
@@ -68,9 +83,10 @@ start() {
 	done
 	D=$(mktemp -d "${TMPDIR:-/tmp}/nv-rgw.XXXXXX")
 	mkdir -p "$D/mon" "$D/osd" "$D/run" "$D/log"
-	MONPORT=$(free_port)
-	HTTPPORT=$(free_port)
-	HTTPSPORT=$(free_port)
+	ports=$(free_ports 3)
+	MONPORT=$(echo "$ports" | sed -n 1p)
+	HTTPPORT=$(echo "$ports" | sed -n 2p)
+	HTTPSPORT=$(echo "$ports" | sed -n 3p)
 	FSID=$(cat /proc/sys/kernel/random/uuid)
 	C="$D/ceph.conf"
 	cat >"$C" <<EOF
@@ -125,7 +141,7 @@ rgw init timeout = 60
 debug rgw = 1
 EOF
 	: >"$D/keyring"
-	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 \
 		-addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
 		-keyout "$D/rgw.key" -out "$D/rgw.crt" >/dev/null 2>&1 || fail "openssl req failed"
 
@@ -135,7 +151,9 @@ EOF
 		fail "ceph-mon --mkfs failed"
 	ceph-mon -c "$C" -i a --pid-file "$D/mon.pid" >>"$D/log/daemons.log" 2>&1 ||
 		fail "ceph-mon did not start"
+	phase "monitor started"
 	wait_for 30 ceph -c "$C" --connect-timeout 2 mon stat || fail "monitor not answering"
+	phase "monitor answers"
 
 	OSDUUID=$(cat /proc/sys/kernel/random/uuid)
 	id=$(ceph -c "$C" osd new "$OSDUUID" 2>>"$D/log/daemons.log") || fail "osd new failed"
@@ -143,15 +161,19 @@ EOF
 		fail "ceph-osd --mkfs failed"
 	ceph-osd -c "$C" -i "$id" --pid-file "$D/osd.pid" >>"$D/log/daemons.log" 2>&1 ||
 		fail "ceph-osd did not start"
+	phase "osd started"
 	wait_for 60 sh -c "ceph -c '$C' osd stat | grep -q '1 up'" || fail "osd not up"
+	phase "osd up"
 
 	radosgw -c "$C" -n client.rgw --pid-file "$D/radosgw.pid" >>"$D/log/daemons.log" 2>&1 ||
 		fail "radosgw did not start"
 	wait_for 60 python3 -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$HTTPPORT/', timeout=2)" ||
 		fail "radosgw not answering on port $HTTPPORT"
+	phase "radosgw answers"
 	radosgw-admin -c "$C" -n client.rgw user create --uid test --display-name test \
 		--access-key "$ACCESS_KEY" --secret "$SECRET_KEY" >"$D/log/user.log" 2>&1 ||
 		fail "radosgw-admin user create failed"
+	phase "user created"
 	cat <<EOF
 NV_RGW_DIR='$D'
 AWS_ENDPOINT_URL_S3='http://127.0.0.1:$HTTPPORT'
