@@ -80,8 +80,14 @@ check: checksrc build-all
 test-unit: $(UNIT_BIN)
 	@scripts/run-unit.sh $(UNIT_BIN)
 
-test-integration: build-all
-	@NETVOL_BIN=$(abspath $(BIN)) tests/integration/run.sh
+TEST_TOOLS := $(BUILD)/tests/tools/nvcraft
+
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIBNETVOL)
+	@mkdir -p $(dir $@)
+	$(CC) $(NV_CPPFLAGS) $(NV_CFLAGS) $(NV_LDFLAGS) -o $@ $< $(LIBNETVOL) $(NV_LIBS)
+
+test-integration: build-all $(TEST_TOOLS)
+	@NETVOL_BIN=$(abspath $(BIN)) NETVOL_TEST_TOOLS=$(abspath $(BUILD)/tests/tools) tests/integration/run.sh
 
 test: deps
 	@$(MAKE) --no-print-directory check

@@ -93,32 +93,33 @@ void nv_fs_close(int *fd)
 	errno = saved;
 }
 
-int nv_fs_read_file_at(int dirfd, const char *name, struct nv_buf *out, struct nv_error *err)
+int nv_fs_read_fd(int fd, const char *name, struct nv_buf *out, struct nv_error *err)
 {
-	int fd = -1, rc = NV_OK;
 	char chunk[65536];
+	int rc;
 
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return nv_error_sys(err, NV_EIO, errno, "cannot open '%s'", name);
 	for (;;) {
 		ssize_t n = nv_fs_read_full(fd, chunk, sizeof(chunk));
 
-		if (n < 0) {
-			rc = nv_error_sys(err, NV_EIO, errno, "cannot read '%s'", name);
-			goto out;
-		}
+		if (n < 0)
+			return nv_error_sys(err, NV_EIO, errno, "cannot read '%s'", name);
 		if (n == 0)
-			break;
+			return NV_OK;
 		rc = nv_buf_add(out, chunk, (size_t)n, err);
-		if (rc) {
-			nv_error_prefix(err, "cannot read '%s'", name);
-			goto out;
-		}
+		if (rc)
+			return nv_error_prefix(err, "cannot read '%s'", name);
 		if ((size_t)n < sizeof(chunk))
-			break;
+			return NV_OK;
 	}
-out:
+}
+
+int nv_fs_read_file_at(int dirfd, const char *name, struct nv_buf *out, struct nv_error *err)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return nv_error_sys(err, NV_EIO, errno, "cannot open '%s'", name);
+	rc = nv_fs_read_fd(fd, name, out, err);
 	nv_fs_close(&fd);
 	return rc;
 }
@@ -318,4 +319,64 @@ int nv_fs_rmtree_at(int dirfd, const char *name, struct nv_error *err)
 	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return nv_error_sys(err, NV_EIO, errno, "cannot remove '%s'", name);
 	return NV_OK;
+}
+
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+
+int nv_fs_openat_beneath(int dirfd, const char *path, int flags, mode_t mode)
+{
+	static int no_openat2;
+#ifdef SYS_openat2
+	if (!__atomic_load_n(&no_openat2, __ATOMIC_RELAXED)) {
+		struct open_how how;
+		long fd;
+
+		memset(&how, 0, sizeof(how));
+		how.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW);
+		how.mode = (flags & O_CREAT) ? mode : 0;
+		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+		do {
+			fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+		} while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+		if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+			return (int)fd;
+		/* ENOSYS: old kernel; EPERM: a seccomp profile blocks it */
+		__atomic_store_n(&no_openat2, 1, __ATOMIC_RELAXED);
+	}
+#endif
+	return openat(dirfd, path, flags | O_CLOEXEC | O_NOFOLLOW, mode);
+}
+
+int nv_fs_mkdirs_beneath(int rootfd, const char *relpath, struct nv_error *err)
+{
+	int fd = -1;
+	int rc = nv_fs_open_dir_beneath(rootfd, relpath, 1, &fd, err);
+
+	nv_fs_close(&fd);
+	return rc;
+}
+
+int nv_fs_is_empty_dir_at(int dirfd, const char *name)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, empty = 1;
+
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return (errno == ENOTDIR || errno == ELOOP) ? 0 : -1;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			empty = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return empty;
 }

@@ -25,6 +25,10 @@ void nv_fs_close(int *fd);
  * into out, which caps the size. `what` names the file in errors. */
 int nv_fs_read_file_at(int dirfd, const char *name, struct nv_buf *out, struct nv_error *err);
 
+/* Read everything left in fd into out (out's cap applies); name is for
+ * messages. */
+int nv_fs_read_fd(int fd, const char *name, struct nv_buf *out, struct nv_error *err);
+
 /* Atomically replace dirfd/name with data: temp file, fsync, rename,
  * fsync of the directory. */
 int nv_fs_write_file_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
@@ -47,3 +51,16 @@ int nv_fs_fsync_dir(int dirfd, struct nv_error *err);
 void nv_fs_random_suffix(char out[17]);
 
 #endif
+
+/* openat() that refuses to leave dirfd or pass through any symlink
+ * (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS where the kernel has it,
+ * else openat with O_NOFOLLOW on the last component). Returns the fd or -1
+ * with errno set (ELOOP/EXDEV for an escape). */
+int nv_fs_openat_beneath(int dirfd, const char *path, int flags, mode_t mode);
+
+/* mkdir -p of relpath below rootfd without following symlinks. */
+int nv_fs_mkdirs_beneath(int rootfd, const char *relpath, struct nv_error *err);
+
+/* Is dirfd/name an empty directory? 1 yes, 0 no (not empty or not a dir),
+ * -1 error (errno). Does not follow a symlink at name. */
+int nv_fs_is_empty_dir_at(int dirfd, const char *name);

@@ -15,6 +15,20 @@ struct nv_cli_verb {
 
 void nv_cli_print_usage(FILE *out);
 
+/* Shared by the verbs: load config and set up logging (exit code). */
+struct nv_config;
+struct nv_error;
+int nv_cli_setup(struct nv_config *cfg, const char *verb);
+/* NV_ECONFIG/NV_EUSAGE -> 2, anything else -> 1. */
+int nv_cli_exit_for(int code);
+void nv_cli_log_error(const char *event, const char *dataset, const struct nv_error *e);
+
+int nv_cli_restore(int argc, char **argv);
+int nv_cli_sync(int argc, char **argv);
+int nv_cli_install(int argc, char **argv);
+int nv_cli_ls(int argc, char **argv);
+int nv_cli_log(int argc, char **argv);
+int nv_cli_verify(int argc, char **argv);
 int nv_cli_version(int argc, char **argv);
 int nv_cli_help(int argc, char **argv);
 

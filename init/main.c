@@ -11,6 +11,12 @@
 #include "cli.h"
 
 static const struct nv_cli_verb verbs[] = {
+    {"restore", nv_cli_restore, "symlink or restore the datasets (init container)"},
+    {"sync", nv_cli_sync, "copy to the network volume and upload snapshots (preStop)"},
+    {"ls", nv_cli_ls, "list the datasets in the store and their latest snapshots"},
+    {"log", nv_cli_log, "show the snapshot history of a dataset"},
+    {"verify", nv_cli_verify, "read every pack and check every hash in the store"},
+    {"install", nv_cli_install, "copy this binary into a folder (for a preStop hook)"},
     {"version", nv_cli_version, "print version, git commit and library versions"},
     {"help", nv_cli_help, "show this help"},
 };

@@ -30,3 +30,60 @@ assert_exit() {
 	set -e
 	[ "$got" = "$want" ] || fail "'$*' exited $got, want $want; output: $OUT"
 }
+
+# nv_store_url NAME: a fresh store. file:// below $T by default; with
+# NETVOL_TEST_S3=1 (and AWS_* plus NETVOL_TEST_S3_BUCKET exported by the S3
+# test harness), an s3:// URL under a fresh random prefix.
+nv_store_url() {
+	if [ "${NETVOL_TEST_S3:-0}" = 1 ]; then
+		echo "s3://${NETVOL_TEST_S3_BUCKET:?}/t$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')/$1"
+	else
+		echo "file://$T/store-$1"
+	fi
+}
+
+# Run netvol for a pod whose storage root is $1: nv_pod ROOT VERB ARGS...
+# (the store, user, pod id and datasets come from the environment).
+nv_pod() {
+	root=$1; shift
+	NETWORK_VOLUME=$root "$NETVOL" "$@"
+}
+
+# A realistic venv-like tree at $1: a real `python3 -m venv`, packages
+# copied from the system, symlinks, exec bits, empty and read-only folders,
+# odd names, a file larger than one blob, hardlinks, and a FIFO (skipped).
+make_tree() {
+	d=$1
+	mkdir -p "$d"
+	/usr/bin/python3 -m venv --without-pip "$d/venv" >/dev/null
+	sp=$(echo "$d"/venv/lib/python3*/site-packages)
+	for pkg in /usr/lib/python3/dist-packages/jsonpatch.py /usr/lib/python3/dist-packages/jsonpointer.py \
+		/usr/lib/python3/dist-packages/six.py; do
+		[ -e "$pkg" ] && cp -p "$pkg" "$sp/"
+	done
+	cp -rp /usr/lib/python3.11/json "$sp/json_copy" 2>/dev/null || cp -rp /usr/lib/python3*/json "$sp/json_copy"
+	mkdir -p "$d/venv/share/empty" "$d/venv/share/ro"
+	printf 'ro\n' >"$d/venv/share/ro/file"
+	chmod 555 "$d/venv/share/ro"
+	printf '#!/bin/sh\necho hi\n' >"$d/venv/bin/tool"
+	chmod 750 "$d/venv/bin/tool"
+	chmod 4755 "$d/venv/bin/tool" 2>/dev/null || true
+	ln -s ../lib "$d/venv/bin/rel-link"
+	ln -s /nonexistent/dangling "$d/venv/bin/dangling"
+	printf 'space\n' >"$d/venv/name with spaces"
+	printf 'nl\n' >"$d/venv/$(printf 'new\nline')"
+	printf 'u\n' >"$d/venv/unicodé-ñ-名前"
+	printf 'q\n' >"$d/venv/quote'\"\\back"
+	head -c 9000000 /dev/urandom >"$d/venv/lib/big.so"
+	ln "$d/venv/lib/big.so" "$d/venv/lib/big-hardlink.so"
+	: >"$d/venv/empty-file"
+	mkfifo "$d/venv/fifo"
+	touch -d '2001-02-03 04:05:06.123456789' "$d/venv/name with spaces"
+	touch -h -d '2002-01-01 00:00:00' "$d/venv/bin/rel-link"
+	touch -d '2003-01-01 00:00:00' "$d/venv/share/empty"
+}
+
+treecmp() { python3 "$(dirname "$0")/treecmp.py" "$1" "$2" || fail "trees differ: $1 $2"; }
+
+# The value of key=value in a log line of event $1 from $OUT: logval EVENT KEY
+logval() { printf '%s\n' "$OUT" | grep "event=$1 " | head -n 1 | tr ' ' '\n' | sed -n "s/^$2=//p"; }

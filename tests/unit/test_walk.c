@@ -1,0 +1,58 @@
+#include "testutil.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "snapshot.h"
+#include "walk.h"
+
+Test(walk, order_types_and_skips)
+{
+	char *dir = nv_test_tmpdir();
+	char cmd[1200];
+	struct nv_walk w;
+	struct nv_error e = NV_ERROR_INIT;
+	const char *want[] = {
+	    "", "a", "a/b", "a/b/deep", "a-b", "empty", "fifo-skipped-so-absent", "link", "z"};
+	int fd;
+	size_t i, k = 0;
+
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && mkdir -p a/b empty && echo 1 > a/b/deep && echo 2 > a-b && "
+		 "echo 3 > z && ln -s z link && mkfifo fifo",
+		 dir);
+	cr_assert(system(cmd) == 0);
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	nv_walk_init(&w);
+	cr_assert_eq(nv_walk_tree(fd, dir, &w, &e), NV_OK, "%s", e.msg);
+	cr_assert_eq(w.skipped, 1);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		if (!strcmp(want[i], "fifo-skipped-so-absent"))
+			continue;
+		cr_assert(k < w.n);
+		cr_assert_str_eq(w.e[k].path, want[i]);
+		k++;
+	}
+	cr_assert_eq(k, w.n);
+	for (i = 1; i < w.n; i++)
+		cr_assert(nv_path_cmp(w.e[i - 1].path, w.e[i].path) < 0);
+	cr_assert_str_eq(w.e[6].link, "z");
+	cr_assert_eq(w.files, 3);
+	cr_assert_eq(w.dirs, 4);
+	cr_assert_eq(w.symlinks, 1);
+	nv_walk_release(&w);
+	close(fd);
+	nv_test_rmdir(dir);
+}
+
+Test(walk, not_a_directory)
+{
+	struct nv_walk w;
+	struct nv_error e = NV_ERROR_INIT;
+	int fd = open("/etc/hostname", O_RDONLY);
+
+	nv_walk_init(&w);
+	cr_assert_eq(nv_walk_tree(fd, "/etc/hostname", &w, &e), NV_EINVALID);
+	nv_walk_release(&w);
+	close(fd);
+}
