@@ -505,7 +505,7 @@ static int put_single(struct s3_store *s, const char *key, const void *data, siz
 	struct nv_http_resp resp;
 	int rc;
 
-	nv_sha256_hex(data, len, hash);
+	nv_sigv4_sha256_hex(data, len, hash);
 	nv_http_resp_init(&resp);
 	rc = s3_do(s, &c, &resp, err);
 	nv_http_resp_release(&resp);
@@ -586,7 +586,7 @@ static int put_multipart(struct s3_store *s, const char *key, const void *data, 
 				 (const char *)data + off, n,	  hash, NULL};
 
 		snprintf(partno, sizeof(partno), "%zu", i + 1);
-		nv_sha256_hex((const char *)data + off, n, hash);
+		nv_sigv4_sha256_hex((const char *)data + off, n, hash);
 		if ((rc = s3_do(s, &c, &resp, err)))
 			goto abort;
 		if (!resp.etag[0]) {
@@ -602,7 +602,7 @@ static int put_multipart(struct s3_store *s, const char *key, const void *data, 
 	}
 	if ((rc = nv_buf_addstr(&xml, "</CompleteMultipartUpload>", err)))
 		goto abort;
-	nv_sha256_hex(xml.p, xml.len, hash);
+	nv_sigv4_sha256_hex(xml.p, xml.len, hash);
 	for (attempt = 1;; attempt++) {
 		struct nv_sigv4_kv q[] = {{"uploadId", upload_id.p}};
 		struct nv_sigv4_kv h[] = {{"if-none-match", "*"}};
@@ -784,7 +784,7 @@ int nv_s3_create_bucket(struct nv_store *st, struct nv_error *err)
 			      "</LocationConstraint></CreateBucketConfiguration>",
 			      s->region)))
 		goto out;
-	nv_sha256_hex(body.p, body.len, hash);
+	nv_sigv4_sha256_hex(body.p, body.len, hash);
 	{
 		struct call c = {"create bucket", "PUT",    NULL, NULL, 0, NULL, 0,
 				 body.p,	  body.len, hash, NULL};

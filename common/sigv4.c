@@ -15,7 +15,7 @@
 
 #define SIGV4_TEXT_MAX (64u << 10) /* canonical request, string to sign... */
 
-void nv_sha256_hex(const void *data, size_t len, char out[65])
+void nv_sigv4_sha256_hex(const void *data, size_t len, char out[65])
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
 
@@ -23,8 +23,8 @@ void nv_sha256_hex(const void *data, size_t len, char out[65])
 	nv_hex_encode(md, sizeof(md), out);
 }
 
-void nv_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
-		    unsigned char out[32])
+void nv_sigv4_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
+			  unsigned char out[32])
 {
 	unsigned int n = 32;
 
@@ -43,10 +43,10 @@ void nv_sigv4_signing_key(const char *secret, const char *date, const char *regi
 		nv_buf_release(&k);
 		return;
 	}
-	nv_hmac_sha256(k.p, k.len, date, strlen(date), a);
-	nv_hmac_sha256(a, 32, region, strlen(region), b);
-	nv_hmac_sha256(b, 32, service, strlen(service), a);
-	nv_hmac_sha256(a, 32, "aws4_request", 12, key);
+	nv_sigv4_hmac_sha256(k.p, k.len, date, strlen(date), a);
+	nv_sigv4_hmac_sha256(a, 32, region, strlen(region), b);
+	nv_sigv4_hmac_sha256(b, 32, service, strlen(service), a);
+	nv_sigv4_hmac_sha256(a, 32, "aws4_request", 12, key);
 	OPENSSL_cleanse(k.p, k.len);
 	OPENSSL_cleanse(a, sizeof(a));
 	OPENSSL_cleanse(b, sizeof(b));
@@ -302,13 +302,13 @@ int nv_sigv4_sign(struct nv_sigv4_signer *signer, const struct nv_sigv4_req *r,
 
 	if ((rc = canonical_request(r, res, err)))
 		return rc;
-	nv_sha256_hex(res->canonical_request.p, res->canonical_request.len, crhash);
+	nv_sigv4_sha256_hex(res->canonical_request.p, res->canonical_request.len, crhash);
 	if ((rc = nv_buf_addf(&res->string_to_sign, err,
 			      "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", r->amz_date, date,
 			      r->region, r->service, crhash)))
 		return rc;
 	get_key(signer, creds, date, r, key);
-	nv_hmac_sha256(key, sizeof(key), res->string_to_sign.p, res->string_to_sign.len, sig);
+	nv_sigv4_hmac_sha256(key, sizeof(key), res->string_to_sign.p, res->string_to_sign.len, sig);
 	OPENSSL_cleanse(key, sizeof(key));
 	nv_hex_encode(sig, sizeof(sig), res->signature);
 	return nv_buf_addf(&res->authorization, err,

@@ -115,8 +115,8 @@ void nv_sigv4_signing_key(const char *secret, const char *date, const char *regi
 void nv_sigv4_amz_date(time_t t, char out[17]);
 
 /* Lowercase hex SHA-256 of data into out (65 bytes). */
-void nv_sha256_hex(const void *data, size_t len, char out[65]);
-void nv_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
-		    unsigned char out[32]);
+void nv_sigv4_sha256_hex(const void *data, size_t len, char out[65]);
+void nv_sigv4_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
+			  unsigned char out[32]);
 
 #endif

@@ -8,10 +8,17 @@ $(S3_TEST_BIN): tests/s3/s3_store_test.c $(LIBNETVOL)
 	@mkdir -p $(dir $@)
 	$(CC) $(NV_CPPFLAGS) $(NV_CFLAGS) $(NV_LDFLAGS) -o $@ $< $(LIBNETVOL) $(NV_LIBS)
 
-# Starts radosgw (tests/s3/rgw.sh, ~5 s) and the fault proxy, runs the
-# store-level tests against them, stops everything.
-.PHONY: test-s3
+# Starts radosgw (tests/s3/rgw.sh, ~5 s) and the fault proxy; runs the
+# store-level tests, then the restore/sync integration tests on S3 (directly
+# and through the proxy with random faults); stops everything.
+.PHONY: test-s3 test-s3-store
 test-s3: $(S3_TEST_BIN)
+	@$(MAKE) --no-print-directory build-all $(TEST_TOOLS)
+	@NETVOL_BIN=$(abspath $(BIN)) NETVOL_TEST_TOOLS=$(abspath $(BUILD)/tests/tools) \
+	  tests/s3/run.sh $(abspath $(S3_TEST_BIN))
+
+# The store-level tests only.
+test-s3-store: $(S3_TEST_BIN)
 	@tests/s3/run.sh $(abspath $(S3_TEST_BIN))
 
 TEST_TARGETS += test-s3

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """HTTP fault-injecting proxy for the S3 tests.
 
-    faultproxy.py UPSTREAM_HOST:PORT PLAN_FILE [--stall SECONDS]
+    faultproxy.py UPSTREAM_HOST:PORT PLAN_FILE [--stall SECONDS] [--random P --seed N]
 
 Listens on a free loopback port (printed as the first line on stdout), and
 forwards each HTTP/1.1 request to UPSTREAM on a fresh connection, unless the
@@ -17,10 +17,13 @@ plan says otherwise. PLAN_FILE holds one fault per line, "METHOD:FAULT" or
               silent for --stall seconds (default 6) before closing
 
 The file is re-read for every request, so tests change the plan by
-rewriting it. Requests with no matching line are forwarded untouched.
+rewriting it. Requests with no matching line are forwarded untouched, or,
+with --random P, get a random fault (reset, 503, 500, or truncate for a GET)
+with probability P. Every injected fault is logged on stderr.
 """
 import asyncio
 import os
+import random
 import socket
 import struct
 import sys
@@ -28,6 +31,8 @@ import sys
 UPSTREAM = None
 PLAN = None
 STALL_S = 6.0
+RANDOM_P = 0.0
+RNG = random.Random(1)
 
 
 def take_fault(method):
@@ -102,6 +107,11 @@ async def handle(reader, writer):
                     length = int(v.strip())
             body = await reader.readexactly(length) if length else b""
             fault = take_fault(method)
+            if fault is None and RANDOM_P > 0 and RNG.random() < RANDOM_P:
+                fault = RNG.choice(["reset", "503", "500"] +
+                                   (["truncate", "truncate"] if method == "GET" else []))
+            if fault:
+                print("fault %s %s" % (fault, lines[0]), file=sys.stderr, flush=True)
             if fault == "reset":
                 rst_close(writer)
                 return
@@ -134,8 +144,16 @@ async def handle(reader, writer):
 
 
 async def main():
-    global UPSTREAM, PLAN, STALL_S
+    global UPSTREAM, PLAN, STALL_S, RANDOM_P
     args = sys.argv[1:]
+    for opt in ("--random", "--seed"):
+        if opt in args:
+            i = args.index(opt)
+            if opt == "--random":
+                RANDOM_P = float(args[i + 1])
+            else:
+                RNG.seed(int(args[i + 1]))
+            del args[i:i + 2]
     if "--stall" in args:
         i = args.index("--stall")
         STALL_S = float(args[i + 1])

@@ -12,8 +12,10 @@
 # daemons' logs on stderr and exits 1.
 set -eu
 
-ACCESS_KEY=NVTESTACCESSKEY00001
-SECRET_KEY=nvtestsecretkey0000000000000000000000001
+# The keys tests/integration/t0170 passes to check log redaction, so that
+# test also runs against this server.
+ACCESS_KEY=AKIDEXAMPLE
+SECRET_KEY=TopSecretValue123
 
 # free_ports N: N free loopback TCP ports, one per line
 free_ports() {

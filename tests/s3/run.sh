@@ -4,6 +4,11 @@
 #
 #   tests/s3/run.sh /path/to/s3_store_test
 #
+# With NETVOL_BIN (and NETVOL_TEST_TOOLS) set, the restore/sync integration
+# tests (tests/integration/t01*) then run against the same server with
+# NETVOL_TEST_S3=1: once directly, once through the fault proxy injecting a
+# random fault into 10% of the requests.
+#
 # With NV_RGW_DIR already set (rgw.sh start exported), that server is used
 # and left running.
 set -eu
@@ -56,5 +61,43 @@ for sec in basic multipart concurrent auth tls faults; do
 	fi
 done
 grep -c 'event=s3.retry' "$W"/faults.log | sed 's/^/s3: retries logged in the fault section: /'
-[ $fail = 0 ] && echo "s3: all sections passed"
+[ $fail = 0 ] && echo "s3: all store sections passed"
+
+# run the engine's integration tests (tests/integration/t01*) on S3
+engine_suite() {
+	label=$1
+	for t in "$HERE"/../integration/t01[0-9][0-9]-*.sh; do
+		[ -e "$t" ] || continue
+		name=$(basename "$t")
+		if sh "$t" >"$W/it-$label-$name.log" 2>&1; then
+			echo "ok   engine on s3 ($label): $name"
+		else
+			fail=1
+			echo "FAIL engine on s3 ($label): $name"
+			tail -n 30 "$W/it-$label-$name.log"
+		fi
+		if grep -qF -e "$AWS_SECRET_ACCESS_KEY" -e "Signature=" "$W/it-$label-$name.log"; then
+			fail=1
+			echo "FAIL engine on s3 ($label): $name: a secret or signature is in its output"
+		fi
+	done
+}
+if [ -n "${NETVOL_BIN:-}" ]; then
+	NV_TEST_PREFIX=engine "$BIN" mkbucket >/dev/null 2>"$W/mkbucket.log" ||
+		{ cat "$W/mkbucket.log" >&2; exit 1; }
+	export NETVOL_TEST_S3=1 NETVOL_TEST_S3_BUCKET=nvtest NETVOL_BIN
+	engine_suite direct
+	: >"$W/plan"
+	python3 "$HERE/faultproxy.py" "${AWS_ENDPOINT_URL_S3#http://}" "$W/plan" --random 0.1 \
+		--seed "$$" >"$W/proxy2.port" 2>"$W/proxy2.log" &
+	PROXY2_PID=$!
+	for i in $(seq 1 50); do [ -s "$W/proxy2.port" ] && break; sleep 0.1; done
+	AWS_ENDPOINT_URL_S3="http://127.0.0.1:$(cat "$W/proxy2.port")" NETVOL_S3_STALL_TIMEOUT=5s \
+		engine_suite "10% faults"
+	kill "$PROXY2_PID" 2>/dev/null || true
+	wait "$PROXY2_PID" 2>/dev/null || true
+	echo "s3: faults injected into the engine run: $(grep -c '^fault' "$W/proxy2.log")" \
+		"($(grep -o '^fault [a-z0-9]*' "$W/proxy2.log" | sort | uniq -c | tr -s ' ' | tr '\n' ','))"
+fi
+[ $fail = 0 ] && echo "s3: all passed"
 exit $fail

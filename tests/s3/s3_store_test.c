@@ -3,7 +3,7 @@
  *
  *   s3_store_test SECTION
  *
- * SECTION is basic, multipart, concurrent, auth, tls or faults. The
+ * SECTION is mkbucket, basic, multipart, concurrent, auth, tls or faults. The
  * environment holds what rgw.sh start prints; NV_TEST_BUCKET names the bucket
  * (created here), NV_TEST_PREFIX a fresh prefix, NV_PROXY_URL and
  * NV_PROXY_PLAN the fault proxy's address and plan file (faults only).
@@ -592,7 +592,14 @@ int main(int argc, char **argv)
 	}
 	nv_log_setup(NV_LOG_TEXT, NV_LOG_DEBUG, 2);
 	snprintf(store_url, sizeof(store_url), "s3://%s/%s/%s", bucket, prefix, sec);
-	if (!strcmp(sec, "basic"))
+	if (!strcmp(sec, "mkbucket")) {
+		struct nv_config cfg;
+		struct nv_store *s = must_open(&cfg);
+		struct nv_error e = NV_ERROR_INIT;
+
+		CHECK(nv_s3_create_bucket(s, &e) == NV_OK, "create bucket: %s", e.msg);
+		close_store(&cfg, s);
+	} else if (!strcmp(sec, "basic"))
 		test_basic();
 	else if (!strcmp(sec, "multipart"))
 		test_multipart();

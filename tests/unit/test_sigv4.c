@@ -157,9 +157,9 @@ Test(sigv4, signing_key_and_payload_hash)
 	nv_sigv4_signing_key(SECRET, "20130524", "us-east-1", "s3", key);
 	nv_hex_encode(key, 32, hex);
 	cr_assert_str_eq(hex, "dbb893acc010964918f1fd433add87c70e8b0db6be30c1fbeafefa5ec6ba8378");
-	nv_sha256_hex("Welcome to Amazon S3.", 21, hex);
+	nv_sigv4_sha256_hex("Welcome to Amazon S3.", 21, hex);
 	cr_assert_str_eq(hex, "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
-	nv_sha256_hex("", 0, hex);
+	nv_sigv4_sha256_hex("", 0, hex);
 	cr_assert_str_eq(hex, EMPTY);
 }
 
