@@ -1,5 +1,6 @@
 #include "s3.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -769,6 +770,16 @@ void nv_s3_store_tune(struct nv_store *st, uint64_t multipart_threshold, uint64_
 		s->retry_base_ms = retry_base_ms;
 }
 
+void nv_s3_store_endpoint(struct nv_store *st, const char **origin, const char **host,
+			  const char **path_base)
+{
+	struct s3_store *s = s3store(st);
+
+	*origin = s->origin;
+	*host = s->host;
+	*path_base = s->path_base;
+}
+
 int nv_s3_create_bucket(struct nv_store *st, struct nv_error *err)
 {
 	struct s3_store *s = s3store(st);
@@ -839,6 +850,8 @@ static int setup_endpoint(struct s3_store *s, const struct nv_aws_config *a, str
 		}
 		if (curl_url_get(u, CURLUPART_PORT, &port, 0))
 			port = NULL;
+		for (char *q = h; *q; q++) /* host names are case-insensitive */
+			*q = (char)tolower((unsigned char)*q);
 		virt = a->addressing == NV_S3_VIRTUAL;
 		rc = nv_buf_addf(&host, err, "%s%s%s%s%s", virt ? s->bucket : "", virt ? "." : "",
 				 h, port && !default_port(scheme, port) ? ":" : "",

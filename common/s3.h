@@ -51,6 +51,12 @@ enum nv_code nv_s3_error_code(long status, const char *s3_code);
 void nv_s3_store_tune(struct nv_store *s, uint64_t multipart_threshold, uint64_t part_size,
 		      int list_max_keys, int retry_base_ms);
 
+/* Where requests go (for tests and diagnostics): the origin
+ * ("https://bucket.s3.eu-west-1.amazonaws.com"), the Host header, and the
+ * path before the key ("/bucket" in path style, "" in virtual-hosted style). */
+void nv_s3_store_endpoint(struct nv_store *s, const char **origin, const char **host,
+			  const char **path_base);
+
 /* Create the store's bucket (tests and `netvol` admin verbs); an existing
  * bucket owned by the caller is fine. */
 int nv_s3_create_bucket(struct nv_store *s, struct nv_error *err);

@@ -173,3 +173,70 @@ ParameterizedTest(struct open_case *c, s3, open)
 	nv_store_close(s);
 	nv_config_release(&cfg);
 }
+
+struct ep_case {
+	char url[48];
+	char region[16];
+	char endpoint[48];
+	char addressing[12];
+	char origin[64];
+	char host[64];
+	char path_base[32];
+};
+
+static struct ep_case eps[] = {
+    /* AWS by region: virtual-hosted style */
+    {"s3://bkt/p", "eu-west-1", "", "", "https://bkt.s3.eu-west-1.amazonaws.com",
+     "bkt.s3.eu-west-1.amazonaws.com", ""},
+    {"s3://bkt/p", "", "", "", "https://bkt.s3.us-east-1.amazonaws.com",
+     "bkt.s3.us-east-1.amazonaws.com", ""},
+    {"s3://bkt/p", "eu-west-1", "", "path", "https://s3.eu-west-1.amazonaws.com",
+     "s3.eu-west-1.amazonaws.com", "/bkt"},
+    /* a dotted bucket would not match the wildcard certificate */
+    {"s3://my.bkt/p", "eu-west-1", "", "", "https://s3.eu-west-1.amazonaws.com",
+     "s3.eu-west-1.amazonaws.com", "/my.bkt"},
+    /* custom endpoints: path style unless told otherwise */
+    {"s3://bkt/p", "us-east-1", "http://127.0.0.1:9000", "", "http://127.0.0.1:9000",
+     "127.0.0.1:9000", "/bkt"},
+    {"s3://bkt/p", "auto", "https://acct.r2.cloudflarestorage.com", "",
+     "https://acct.r2.cloudflarestorage.com", "acct.r2.cloudflarestorage.com", "/bkt"},
+    {"s3://bkt/p", "us-east-1", "https://minio.local:443/", "virtual", "https://bkt.minio.local",
+     "bkt.minio.local", ""},
+    {"s3://bkt/p", "us-east-1", "http://[::1]:8080/s3/", "", "http://[::1]:8080", "[::1]:8080",
+     "/s3/bkt"},
+    {"s3://bkt/p", "us-east-1", "http://Storage.Example.com:80", "", "http://storage.example.com",
+     "storage.example.com", "/bkt"},
+};
+
+ParameterizedTestParameters(s3, endpoint)
+{
+	return cr_make_param_array(struct ep_case, eps, sizeof(eps) / sizeof(eps[0]));
+}
+
+ParameterizedTest(struct ep_case *c, s3, endpoint)
+{
+	const char *env[] = {"AWS_ACCESS_KEY_ID",
+			     "AKIDTEST",
+			     "AWS_SECRET_ACCESS_KEY",
+			     "secret",
+			     "AWS_REGION",
+			     c->region[0] ? c->region : NULL,
+			     "AWS_ENDPOINT_URL",
+			     c->endpoint[0] ? c->endpoint : NULL,
+			     "NETVOL_S3_ADDRESSING",
+			     c->addressing[0] ? c->addressing : NULL,
+			     NULL};
+	struct nv_config cfg;
+	struct nv_store *s = NULL;
+	struct nv_error err = NV_ERROR_INIT;
+	const char *origin, *host, *base;
+
+	cr_assert_eq(nv_config_load_from(&cfg, env_fn, env, &err), NV_OK, "%s", err.msg);
+	cr_assert_eq(nv_store_open_url(c->url, &cfg, &s, &err), NV_OK, "%s", err.msg);
+	nv_s3_store_endpoint(s, &origin, &host, &base);
+	cr_assert_str_eq(origin, c->origin, "%s %s", c->endpoint, c->addressing);
+	cr_assert_str_eq(host, c->host);
+	cr_assert_str_eq(base, c->path_base);
+	nv_store_close(s);
+	nv_config_release(&cfg);
+}
