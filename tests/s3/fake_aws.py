@@ -15,11 +15,14 @@ EXPIRES_IN_S seconds from now.
 
 container: GET any path with "Authorization: TOKEN", else 401/403 JSON.
 The answer is the documented container-credentials JSON with AccessKeyId
-ASIAFAKECTR000N.
+ASIAFAKECTR000N; with FAKE_AWS_KEY and FAKE_AWS_SECRET in the environment
+it hands out those keys instead, without a Token (so a real test server
+accepts them). Each answer is logged on stderr ("issued N").
 """
 import datetime
 import http.server
 import json
+import os
 import sys
 import urllib.parse
 
@@ -111,6 +114,11 @@ class H(http.server.BaseHTTPRequestHandler):
                 "Token": "FAKECONTAINERTOKEN%04d" % CALLS,
                 "AccountId": "123456789012",
                 "Expiration": expiration()}
+        if os.environ.get("FAKE_AWS_KEY"):
+            body["AccessKeyId"] = os.environ["FAKE_AWS_KEY"]
+            body["SecretAccessKey"] = os.environ["FAKE_AWS_SECRET"]
+            del body["Token"]
+        print("issued %d" % CALLS, file=sys.stderr, flush=True)
         self.answer(200, json.dumps(body), "application/json")
 
 

@@ -12,6 +12,7 @@ plan says otherwise. PLAN_FILE holds one fault per line, "METHOD:FAULT" or
     503       answer 503 SlowDown (S3 XML error body)
     500       answer 500 InternalError
     403       answer 403 AccessDenied
+    expired   answer 400 ExpiredToken
     truncate  forward, but send only the headers and half of the body, then close
     stall     forward, send the headers and a quarter of the body, then go
               silent for --stall seconds (default 6) before closing
@@ -115,10 +116,11 @@ async def handle(reader, writer):
             if fault == "reset":
                 rst_close(writer)
                 return
-            if fault in ("503", "500", "403"):
+            if fault in ("503", "500", "403", "expired"):
                 ans = {"503": (503, "Slow Down", "SlowDown"),
                        "500": (500, "Internal Server Error", "InternalError"),
-                       "403": (403, "Forbidden", "AccessDenied")}[fault]
+                       "403": (403, "Forbidden", "AccessDenied"),
+                       "expired": (400, "Bad Request", "ExpiredToken")}[fault]
                 writer.write(error_answer(*ans))
                 await writer.drain()
                 continue

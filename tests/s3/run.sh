@@ -18,10 +18,12 @@ HERE=$(pwd)
 W=$(mktemp -d "${TMPDIR:-/tmp}/nv-s3test.XXXXXX")
 OWN_RGW=""
 PROXY_PID=""
+FAKE_PID=""
 cleanup() {
 	rc=$?
 	set +e
 	[ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null && wait "$PROXY_PID" 2>/dev/null
+	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null && wait "$FAKE_PID" 2>/dev/null
 	[ -n "$OWN_RGW" ] && sh "$HERE/rgw.sh" stop "$OWN_RGW"
 	rm -rf "$W"
 	exit $rc
@@ -42,10 +44,18 @@ PROXY_PID=$!
 for i in $(seq 1 50); do [ -s "$W/proxy.port" ] && break; sleep 0.1; done
 [ -s "$W/proxy.port" ] || { echo "s3: fault proxy did not start" >&2; cat "$W/proxy.log" >&2; exit 1; }
 
+# the container-credentials endpoint hands out the server's keys
+FAKE_AWS_KEY=$AWS_ACCESS_KEY_ID FAKE_AWS_SECRET=$AWS_SECRET_ACCESS_KEY \
+	python3 "$HERE/fake_aws.py" container pod-identity-token 3600 >"$W/fake.port" 2>"$W/fake.log" &
+FAKE_PID=$!
+for i in $(seq 1 50); do [ -s "$W/fake.port" ] && break; sleep 0.1; done
+[ -s "$W/fake.port" ] || { echo "s3: fake_aws.py did not start" >&2; cat "$W/fake.log" >&2; exit 1; }
+
 export NV_TEST_BUCKET=nvtest NV_TEST_PREFIX="run-$$-$(date +%s)"
 export NV_PROXY_URL="http://127.0.0.1:$(cat "$W/proxy.port")" NV_PROXY_PLAN="$W/plan"
+export NV_FAKE_CONTAINER_URL="http://127.0.0.1:$(cat "$W/fake.port")/v1/credentials"
 fail=0
-for sec in basic multipart concurrent auth tls faults; do
+for sec in basic multipart concurrent auth tls faults credrefresh; do
 	if "$BIN" "$sec" >"$W/$sec.out" 2>"$W/$sec.log"; then
 		cat "$W/$sec.out"
 	else
@@ -61,6 +71,11 @@ for sec in basic multipart concurrent auth tls faults; do
 	fi
 done
 grep -c 'event=s3.retry' "$W"/faults.log | sed 's/^/s3: retries logged in the fault section: /'
+issued=$(grep -c '^issued' "$W/fake.log" || true)
+if [ "$issued" != 2 ]; then
+	fail=1
+	echo "FAIL s3: the container endpoint issued credentials $issued times, want 2 (open + refresh)" >&2
+fi
 [ $fail = 0 ] && echo "s3: all store sections passed"
 
 # run the engine's integration tests (tests/integration/t01*) on S3

@@ -3,7 +3,8 @@
  *
  *   s3_store_test SECTION
  *
- * SECTION is mkbucket, basic, multipart, concurrent, auth, tls or faults. The
+ * SECTION is mkbucket, basic, multipart, concurrent, auth, tls, faults or
+ * credrefresh. The
  * environment holds what rgw.sh start prints; NV_TEST_BUCKET names the bucket
  * (created here), NV_TEST_PREFIX a fresh prefix, NV_PROXY_URL and
  * NV_PROXY_PLAN the fault proxy's address and plan file (faults only).
@@ -371,6 +372,59 @@ static void run_workers(struct nv_store *s, int phase)
 		CHECK(!w[i].msg[0], "thread %d: %s", i, w[i].msg);
 }
 
+struct racer {
+	pthread_t t;
+	struct nv_store *s;
+	int id;
+	int rc;
+	char msg[NV_ERROR_MSG_MAX];
+};
+
+static void *racer_main(void *arg)
+{
+	struct racer *r = arg;
+	struct nv_error e = NV_ERROR_INIT;
+	char body[32];
+
+	snprintf(body, sizeof(body), "winner %d", r->id);
+	r->rc = nv_store_put(r->s, "race/HEAD", body, strlen(body), NV_PUT_IF_ABSENT, &e);
+	memcpy(r->msg, e.msg, sizeof(r->msg));
+	return NULL;
+}
+
+/* 8 threads create the same key with NV_PUT_IF_ABSENT: one wins, and the
+ * object holds the winner's data. */
+static void test_race(struct nv_store *s)
+{
+	struct racer r[NTHREADS];
+	struct nv_buf b = NV_BUF_INIT(1024);
+	struct nv_error e = NV_ERROR_INIT;
+	char want[32];
+	int i, wins = 0, winner = -1;
+
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < NTHREADS; i++) {
+		r[i].s = s;
+		r[i].id = i;
+		CHECK(!pthread_create(&r[i].t, NULL, racer_main, &r[i]), "pthread_create");
+	}
+	for (i = 0; i < NTHREADS; i++)
+		pthread_join(r[i].t, NULL);
+	for (i = 0; i < NTHREADS; i++) {
+		CHECK(r[i].rc == NV_OK || r[i].rc == NV_EEXISTS, "racer %d: %s", i, r[i].msg);
+		if (r[i].rc == NV_OK) {
+			wins++;
+			winner = i;
+		}
+	}
+	CHECK(wins == 1, "%d threads won the conditional put", wins);
+	snprintf(want, sizeof(want), "winner %d", winner);
+	CHECK(nv_store_get(s, "race/HEAD", &b, &e) == NV_OK && !strcmp(b.p, want),
+	      "the object holds '%s', want '%s'", b.p, want);
+	nv_buf_release(&b);
+	ok("%d threads race a conditional put on one key: exactly one wins", NTHREADS);
+}
+
 static void test_concurrent(void)
 {
 	struct nv_config cfg;
@@ -397,6 +451,7 @@ static void test_concurrent(void)
 	CHECK(nv_store_list(s, "conc/t3/", count_fn, &n, &e) == NV_OK, "list: %s", e.msg);
 	CHECK(n == PER_THREAD, "listed %ld keys with max-keys 7", n);
 	ok("list of %ld keys in pages of 7", n);
+	test_race(s);
 	close_store(&cfg, s);
 }
 
@@ -581,6 +636,49 @@ static void test_faults(void)
 	novr = 0;
 }
 
+/* Container credentials from tests/s3/fake_aws.py (handing out the server's
+ * keys), and a refresh when the server answers ExpiredToken (injected by the
+ * proxy). run.sh checks the fake endpoint was asked twice. */
+static void test_credrefresh(void)
+{
+	struct nv_config cfg;
+	struct nv_store *s;
+	struct nv_buf b = NV_BUF_INIT(1 << 20);
+	struct nv_error e = NV_ERROR_INIT;
+
+	plan_file = getenv("NV_PROXY_PLAN");
+	CHECK(plan_file && getenv("NV_PROXY_URL") && getenv("NV_FAKE_CONTAINER_URL"),
+	      "NV_PROXY_URL, NV_PROXY_PLAN and NV_FAKE_CONTAINER_URL needed");
+	set_ovr("AWS_ENDPOINT_URL_S3", getenv("NV_PROXY_URL"));
+	set_ovr("AWS_CONTAINER_CREDENTIALS_FULL_URI", getenv("NV_FAKE_CONTAINER_URL"));
+	set_ovr("AWS_CONTAINER_AUTHORIZATION_TOKEN", "pod-identity-token");
+	set_ovr("AWS_ACCESS_KEY_ID", NULL);
+	set_ovr("AWS_SECRET_ACCESS_KEY", NULL);
+	plan("");
+	s = must_open(&cfg);
+	CHECK(nv_store_put(s, "cr/x", "abc", 3, 0, &e) == NV_OK, "put: %s", e.msg);
+	ok("container credentials (EKS Pod Identity style) accepted by the server");
+	plan("GET:expired\n");
+	CHECK(nv_store_get(s, "cr/x", &b, &e) == NV_OK && b.len == 3, "get after expiry: %s",
+	      e.msg);
+	ok("ExpiredToken -> credentials fetched again, request retried");
+	close_store(&cfg, s);
+	novr = 0;
+
+	/* static keys cannot be refreshed: a clean NV_EAUTH */
+	set_ovr("AWS_ENDPOINT_URL_S3", getenv("NV_PROXY_URL"));
+	s = must_open(&cfg);
+	plan("GET:expired\n");
+	nv_buf_reset(&b);
+	CHECK(nv_store_get(s, "cr/x", &b, &e) == NV_EAUTH, "static expired: %d %s", e.code, e.msg);
+	CHECK(strstr(e.msg, "ExpiredToken"), "message: %s", e.msg);
+	ok("ExpiredToken with static keys -> NV_EAUTH: %s", e.msg);
+	plan("");
+	close_store(&cfg, s);
+	novr = 0;
+	nv_buf_release(&b);
+}
+
 int main(int argc, char **argv)
 {
 	const char *bucket = getenv("NV_TEST_BUCKET"), *prefix = getenv("NV_TEST_PREFIX");
@@ -611,6 +709,8 @@ int main(int argc, char **argv)
 		test_tls();
 	else if (!strcmp(sec, "faults"))
 		test_faults();
+	else if (!strcmp(sec, "credrefresh"))
+		test_credrefresh();
 	else {
 		fprintf(stderr, "unknown section '%s'\n", sec);
 		return 2;
