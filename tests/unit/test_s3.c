@@ -2,6 +2,7 @@
  * credential checks at open time (no network needed). */
 #include "testutil.h"
 
+#include "mem.h"
 #include "s3.h"
 
 struct verdict_case {
@@ -238,5 +239,35 @@ ParameterizedTest(struct ep_case *c, s3, endpoint)
 	cr_assert_str_eq(host, c->host);
 	cr_assert_str_eq(base, c->path_base);
 	nv_store_close(s);
+	nv_config_release(&cfg);
+}
+
+Test(s3, open_allocation_failures)
+{
+	const char *env[] = {"AWS_ACCESS_KEY_ID",
+			     "AKIDTEST",
+			     "AWS_SECRET_ACCESS_KEY",
+			     "secret",
+			     "AWS_ENDPOINT_URL_S3",
+			     "http://127.0.0.1:9000",
+			     NULL};
+	struct nv_config cfg;
+	struct nv_error err = NV_ERROR_INIT;
+	long n;
+	int rc = -1;
+
+	cr_assert_eq(nv_config_load_from(&cfg, env_fn, env, &err), NV_OK, "%s", err.msg);
+	for (n = 0; n < 1000 && rc != NV_OK; n++) {
+		struct nv_store *s = NULL;
+
+		nv_mem_fail_after(n);
+		rc = nv_store_open_url("s3://bucket/a/prefix", &cfg, &s, &err);
+		nv_mem_fail_after(-1);
+		cr_assert(rc == NV_OK || rc == NV_ENOMEM, "failing allocation %ld: %d %s", n, rc,
+			  err.msg);
+		cr_assert(rc == NV_OK || s == NULL);
+		nv_store_close(s);
+	}
+	cr_assert_eq(rc, NV_OK);
 	nv_config_release(&cfg);
 }

@@ -3,6 +3,7 @@
  * reproduced byte for byte, plus URI-encoding edge cases. */
 #include "testutil.h"
 
+#include "mem.h"
 #include "sigv4.h"
 
 #define AKID "AKIAIOSFODNN7EXAMPLE"
@@ -284,4 +285,29 @@ Test(sigv4, amz_date)
 
 	nv_sigv4_amz_date(1369353600, d);
 	cr_assert_str_eq(d, "20130524T000000Z");
+}
+
+Test(sigv4, allocation_failures)
+{
+	struct nv_sigv4_kv q[] = {{"prefix", "a b"}, {"list-type", "2"}};
+	struct nv_sigv4_kv h[] = {{"host", HOST}, {"x-amz-date", DATE}, {"range", "bytes=0-9"}};
+	struct nv_sigv4_creds c = {AKID, SECRET, NULL};
+	struct nv_sigv4_req r = {"GET", "/", q, 2, h, 3, EMPTY, DATE, "us-east-1", "s3"};
+	struct nv_error e = NV_ERROR_INIT;
+	long n;
+	int rc = -1;
+
+	for (n = 0; n < 1000 && rc != NV_OK; n++) {
+		struct nv_sigv4_result res;
+
+		nv_sigv4_result_init(&res);
+		nv_mem_fail_after(n);
+		rc = nv_sigv4_sign(NULL, &r, &c, &res, &e);
+		nv_mem_fail_after(-1);
+		cr_assert(rc == NV_OK || rc == NV_ENOMEM, "failing allocation %ld: %d %s", n, rc,
+			  e.msg);
+		nv_sigv4_result_release(&res);
+	}
+	cr_assert_eq(rc, NV_OK);
+	cr_assert_gt(n, 1);
 }

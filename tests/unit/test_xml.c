@@ -2,6 +2,7 @@
  * multipart answers, STS credentials, malformed input. */
 #include "testutil.h"
 
+#include "mem.h"
 #include "xml.h"
 
 struct err_case {
@@ -286,4 +287,31 @@ ParameterizedTest(struct time_case *c, xml, iso8601)
 	cr_assert_eq(nv_iso8601_parse(c->s, &t), c->rc, "'%s'", c->s);
 	if (!c->rc)
 		cr_assert_eq(t, c->t, "'%s' -> %lld", c->s, (long long)t);
+}
+
+/* Every allocation failing in turn: a clean NV_ENOMEM (or success), never a
+ * crash or a leak (the ASan run checks leaks). */
+Test(xml, allocation_failures)
+{
+	const char *doc = LIST_HEAD "<IsTruncated>true</IsTruncated><Contents><Key>p/a</Key>"
+				    "<Size>1</Size></Contents><NextContinuationToken>tok"
+				    "</NextContinuationToken></ListBucketResult>";
+	struct nv_error err = NV_ERROR_INIT;
+	long n;
+	int rc = -1;
+
+	for (n = 0; n < 1000 && rc != NV_OK; n++) {
+		struct collected c = {0};
+		struct nv_buf tok = NV_BUF_INIT(1024);
+		bool trunc;
+
+		nv_mem_fail_after(n);
+		rc = nv_xml_list_v2(doc, strlen(doc), collect, &c, &trunc, &tok, &err);
+		nv_mem_fail_after(-1);
+		cr_assert(rc == NV_OK || rc == NV_ENOMEM, "failing allocation %ld: %d %s", n, rc,
+			  err.msg);
+		nv_buf_release(&tok);
+	}
+	cr_assert_eq(rc, NV_OK);
+	cr_assert_gt(n, 1, "the parse allocates through nv_malloc");
 }
