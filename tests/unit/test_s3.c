@@ -271,3 +271,35 @@ Test(s3, open_allocation_failures)
 	cr_assert_eq(rc, NV_OK);
 	nv_config_release(&cfg);
 }
+
+struct stall_case {
+	char value[16];
+	int rc;
+	long long ms;
+};
+
+static struct stall_case stalls[] = {
+    {"", NV_OK, 30000}, {"2s", NV_OK, 2000},	  {"1m", NV_OK, 60000},
+    {"5", NV_OK, 5000}, {"500ms", NV_ECONFIG, 0}, {"soon", NV_ECONFIG, 0},
+};
+
+ParameterizedTestParameters(s3, stall_timeout_config)
+{
+	return cr_make_param_array(struct stall_case, stalls, sizeof(stalls) / sizeof(stalls[0]));
+}
+
+ParameterizedTest(struct stall_case *c, s3, stall_timeout_config)
+{
+	const char *env[] = {"NETVOL_S3_STALL_TIMEOUT", c->value[0] ? c->value : NULL, NULL};
+	struct nv_config cfg;
+	struct nv_error err = NV_ERROR_INIT;
+
+	cr_assert_eq(nv_config_load_from(&cfg, env_fn, env, &err), c->rc, "'%s': %s", c->value,
+		     err.msg);
+	if (c->rc == NV_OK) {
+		cr_assert_eq(cfg.aws.stall_timeout_ms, c->ms);
+		nv_config_release(&cfg);
+	} else {
+		cr_assert(strstr(err.msg, "NETVOL_S3_STALL_TIMEOUT"), "%s", err.msg);
+	}
+}
