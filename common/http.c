@@ -170,6 +170,7 @@ struct xfer {
 	struct nv_http_resp *resp;
 	size_t sent;
 	int sink_rc;	  /* why the write callback refused data */
+	bool sized;	  /* out was grown to Content-Length */
 	curl_off_t moved; /* bytes up + down at the last change */
 	int64_t moved_ms; /* when they last changed */
 	int64_t stall_ms;
@@ -246,6 +247,14 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
 	}
 	if (!x->req->out)
 		return n;
+	if (!x->sized && x->resp->content_length > 0) {
+		/* room for the whole body at once (and an early NV_ETOOBIG) */
+		x->sized = true;
+		x->sink_rc =
+		    nv_buf_grow(x->req->out, (size_t)x->resp->content_length, &x->sink_err);
+		if (x->sink_rc)
+			return 0;
+	}
 	x->sink_rc = nv_buf_add(x->req->out, data, n, &x->sink_err);
 	return x->sink_rc ? 0 : n;
 }
