@@ -55,7 +55,7 @@ export NV_TEST_BUCKET=nvtest NV_TEST_PREFIX="run-$$-$(date +%s)"
 export NV_PROXY_URL="http://127.0.0.1:$(cat "$W/proxy.port")" NV_PROXY_PLAN="$W/plan"
 export NV_FAKE_CONTAINER_URL="http://127.0.0.1:$(cat "$W/fake.port")/v1/credentials"
 fail=0
-for sec in basic multipart concurrent auth tls faults credrefresh; do
+for sec in basic multipart concurrent auth tls virtual faults credrefresh; do
 	if "$BIN" "$sec" >"$W/$sec.out" 2>"$W/$sec.log"; then
 		cat "$W/$sec.out"
 	else

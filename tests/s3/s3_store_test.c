@@ -3,8 +3,8 @@
  *
  *   s3_store_test SECTION
  *
- * SECTION is mkbucket, basic, multipart, concurrent, auth, tls, faults or
- * credrefresh. The
+ * SECTION is mkbucket, basic, multipart, concurrent, auth, tls, virtual,
+ * faults or credrefresh. The
  * environment holds what rgw.sh start prints; NV_TEST_BUCKET names the bucket
  * (created here), NV_TEST_PREFIX a fresh prefix, NV_PROXY_URL and
  * NV_PROXY_PLAN the fault proxy's address and plan file (faults only).
@@ -530,6 +530,37 @@ static void test_tls(void)
 	nv_buf_release(&b);
 }
 
+/* Virtual-hosted style (the AWS default) against the real server:
+ * bucket.localhost:PORT (rgw dns name = localhost). */
+static void test_virtual(void)
+{
+	struct nv_config cfg;
+	struct nv_store *s;
+	struct nv_buf b = NV_BUF_INIT(1 << 20);
+	struct nv_error e = NV_ERROR_INIT;
+	const char *ep = getenv("AWS_ENDPOINT_URL_S3"), *port;
+	const char *origin, *host, *base;
+	char url[128];
+	long n = 0;
+
+	CHECK(ep && (port = strrchr(ep, ':')), "AWS_ENDPOINT_URL_S3 with a port needed");
+	snprintf(url, sizeof(url), "http://localhost%s", port);
+	set_ovr("AWS_ENDPOINT_URL_S3", url);
+	set_ovr("NETVOL_S3_ADDRESSING", "virtual");
+	s = must_open(&cfg);
+	nv_s3_store_endpoint(s, &origin, &host, &base);
+	CHECK(!strncmp(host, "nvtest.localhost:", 17) && !*base, "virtual host '%s' base '%s'",
+	      host, base);
+	CHECK(nv_store_put(s, "v/k 1", "virtual", 7, 0, &e) == NV_OK, "put: %s", e.msg);
+	CHECK(nv_store_get(s, "v/k 1", &b, &e) == NV_OK && b.len == 7, "get: %s", e.msg);
+	CHECK(nv_store_list(s, "v/", count_fn, &n, &e) == NV_OK && n == 1, "list: %ld %s", n,
+	      e.msg);
+	ok("virtual-hosted style requests (%s)", origin);
+	close_store(&cfg, s);
+	novr = 0;
+	nv_buf_release(&b);
+}
+
 /* ---- faults through the proxy ---- */
 
 static const char *plan_file;
@@ -707,6 +738,8 @@ int main(int argc, char **argv)
 		test_auth();
 	else if (!strcmp(sec, "tls"))
 		test_tls();
+	else if (!strcmp(sec, "virtual"))
+		test_virtual();
 	else if (!strcmp(sec, "faults"))
 		test_faults();
 	else if (!strcmp(sec, "credrefresh"))
