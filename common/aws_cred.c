@@ -80,9 +80,16 @@ static int keys_set(struct nv_aws_keys *k, const char *akid, size_t akid_len, co
 	    (rc = nv_buf_add(&k->session_token, token ? token : "", token ? token_len : 0, err)))
 		return rc;
 	k->expiration = exp;
+	return NV_OK;
+}
+
+/* Keys fresh from a source: masked in every log line from now on. Copies
+ * made for each request are not registered again (the log module keeps a
+ * bounded list of secrets). */
+static void register_keys(const struct nv_aws_keys *k)
+{
 	nv_log_add_secret(k->secret_access_key.p);
 	nv_log_add_secret(k->session_token.p);
-	return NV_OK;
 }
 
 static int keys_copy(struct nv_aws_keys *dst, const struct nv_aws_keys *src, struct nv_error *err)
@@ -209,6 +216,8 @@ static int refresh_web_identity(struct nv_aws_cred *c, struct nv_error *err)
 	rc = keys_set(&c->keys, sc.access_key_id.p, sc.access_key_id.len, sc.secret_access_key.p,
 		      sc.secret_access_key.len, sc.session_token.p, sc.session_token.len,
 		      sc.expiration, err);
+	if (!rc)
+		register_keys(&c->keys);
 out:
 	wipe(&token);
 	wipe(&body);
@@ -252,6 +261,8 @@ int nv_aws_cred_parse_container_json(const char *doc, size_t len, struct nv_aws_
 	}
 	rc = keys_set(out, akid, strlen(akid), secret, strlen(secret), token,
 		      token ? strlen(token) : 0, expiration, err);
+	if (!rc)
+		register_keys(out);
 out:
 	cJSON_Delete(root);
 	return rc;
@@ -383,6 +394,7 @@ int nv_aws_cred_new(const struct nv_config *cfg, struct nv_aws_cred **out, struc
 		rc = keys_set(&c->keys, a->access_key_id, strlen(a->access_key_id),
 			      a->secret_access_key, strlen(a->secret_access_key), a->session_token,
 			      a->session_token ? strlen(a->session_token) : 0, 0, err);
+		/* config.c registered these secrets already */
 		if (rc)
 			goto out;
 		*out = c;
