@@ -472,7 +472,9 @@ int nv_config_load_from(struct nv_config *cfg, nv_env_fn env, void *ud, struct n
 	    (rc = dup_var(&l, "AWS_CONTAINER_AUTHORIZATION_TOKEN",
 			  &cfg->aws.container_authorization_token)) ||
 	    (rc = dup_var(&l, "AWS_CA_BUNDLE", &cfg->aws.ca_bundle)) ||
-	    (rc = int_var(&l, "AWS_MAX_ATTEMPTS", 5, 1, 100, &cfg->aws.max_attempts)))
+	    (rc = int_var(&l, "AWS_MAX_ATTEMPTS", 5, 1, 100, &cfg->aws.max_attempts)) ||
+	    (rc = duration_var(&l, "NETVOL_S3_STALL_TIMEOUT", 30000, 1000,
+			       &cfg->aws.stall_timeout_ms)))
 		goto out;
 	cfg->aws.region_set = cfg->aws.region != NULL;
 	if (!cfg->aws.region && !(cfg->aws.region = nv_strdup("us-east-1"))) {

@@ -44,6 +44,8 @@ struct nv_aws_config {
 	char *ca_bundle;			  /* AWS_CA_BUNDLE */
 	int max_attempts;			  /* AWS_MAX_ATTEMPTS, default 5 */
 	enum nv_s3_addressing addressing;	  /* NETVOL_S3_ADDRESSING */
+	int64_t
+	    stall_timeout_ms; /* NETVOL_S3_STALL_TIMEOUT, default 30s: abort a stalled transfer */
 };
 
 struct nv_config {

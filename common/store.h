@@ -82,7 +82,7 @@ int nv_store_del(struct nv_store *s, const char *key, struct nv_error *err);
 
 /* Backends. */
 int nv_store_file_open(const char *path, struct nv_store **out, struct nv_error *err);
-/* Implemented by the S3 module; returns NV_EUNSUPPORTED until it exists. */
+/* The S3 module (common/s3.c; see s3.h and docs/S3.md). */
 int nv_store_s3_open(const char *url, const struct nv_config *cfg, struct nv_store **out,
 		     struct nv_error *err);
 
