@@ -11,7 +11,7 @@
 
 #include "mem.h"
 
-#define MAX_SECRETS 16
+#define MAX_SECRETS 32
 
 static enum nv_log_format log_format = NV_LOG_TEXT;
 static enum nv_log_level log_min = NV_LOG_INFO;
@@ -65,6 +65,7 @@ bool nv_log_enabled(enum nv_log_level lvl)
 void nv_log_add_secret(const char *secret)
 {
 	char *copy;
+	size_t i;
 
 	if (!secret || strlen(secret) < 4)
 		return;
@@ -72,10 +73,19 @@ void nv_log_add_secret(const char *secret)
 	if (!copy)
 		return;
 	pthread_mutex_lock(&secrets_lock);
-	if (nsecrets < MAX_SECRETS)
+	for (i = 0; i < nsecrets; i++)
+		if (!strcmp(secrets[i], copy))
+			break;
+	if (i < nsecrets) {
+		nv_free(copy); /* known already */
+	} else if (nsecrets < MAX_SECRETS) {
 		secrets[nsecrets++] = copy;
-	else
-		nv_free(copy);
+	} else {
+		/* full: drop the oldest (refreshed credentials replace it) */
+		nv_free(secrets[0]);
+		memmove(secrets, secrets + 1, (MAX_SECRETS - 1) * sizeof(*secrets));
+		secrets[MAX_SECRETS - 1] = copy;
+	}
 	pthread_mutex_unlock(&secrets_lock);
 }
 
