@@ -44,3 +44,8 @@ webhook-fuzz: $(BUILD)/fuzz/fuzz_admission
 	@echo "webhook-fuzz: ok, no crash in $(WEBHOOK_FUZZ_SECONDS)s"
 
 TEST_TARGETS += webhook-fuzz
+
+# Benchmark (never part of the tests): see docs/BENCHMARKS.md.
+.PHONY: bench-webhook
+bench-webhook: $(BIN)/netvol-webhook
+	@tests/webhook/bench.sh $(abspath $(BIN))

@@ -120,13 +120,22 @@ static void *cjson_malloc(size_t n)
 	return nv_malloc(n);
 }
 
-int nv_mutate_config_init(struct nv_mutate_config *c, struct nv_error *err)
+static bool libc_malloc;
+
+void nv_mutate_use_libc_malloc(bool libc)
 {
 	static cJSON_Hooks hooks = {cjson_malloc, nv_free};
+
+	libc_malloc = libc;
+	cJSON_InitHooks(libc ? NULL : &hooks);
+}
+
+int nv_mutate_config_init(struct nv_mutate_config *c, struct nv_error *err)
+{
 	struct nv_buf img = NV_BUF_INIT(256);
 	int rc;
 
-	cJSON_InitHooks(&hooks);
+	nv_mutate_use_libc_malloc(libc_malloc);
 	memset(c, 0, sizeof(*c));
 	if ((rc = nv_buf_addf(&img, err, "netvol-init:%s", nv_version())))
 		goto out;
