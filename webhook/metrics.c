@@ -127,9 +127,13 @@ int nv_metrics_render(struct nv_buf *out, struct nv_error *err)
 		    "# HELP netvol_webhook_tls_reload_errors_total Changed certificate "
 		    "files that were refused (the old pair stayed).\n"
 		    "# TYPE netvol_webhook_tls_reload_errors_total counter\n"
-		    "netvol_webhook_tls_reload_errors_total %llu\n",
+		    "netvol_webhook_tls_reload_errors_total %llu\n"
+		    "# HELP netvol_webhook_tls_pairs Certificate pairs in memory (the current "
+		    "one and replaced ones that open connections still use).\n"
+		    "# TYPE netvol_webhook_tls_pairs gauge\n"
+		    "netvol_webhook_tls_pairs %u\n",
 		    (long long)nv_tls_not_after(), (unsigned long long)nv_tls_reloads(),
-		    (unsigned long long)nv_tls_reload_errors());
+		    (unsigned long long)nv_tls_reload_errors(), nv_tls_pairs());
 	if (!rc)
 		rc = nv_buf_addf(out, err,
 				 "# HELP netvol_webhook_build_info Build of the running webhook.\n"

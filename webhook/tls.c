@@ -5,6 +5,7 @@
 #include <gnutls/x509.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,8 +36,19 @@ struct sig {
 	bool present;
 };
 
+/* Which pair a TLS session got, so its reference is dropped when the
+ * connection closes (keyed by the session pointer, which libmicrohttpd
+ * hands back on close). */
+#define SESSION_BUCKETS 1024
+struct session_ref {
+	gnutls_session_t session;
+	struct pair *pair;
+	struct session_ref *next;
+};
+
 static struct {
 	pthread_mutex_t lock;
+	struct session_ref *sessions[SESSION_BUCKETS];
 	char *cert_path, *key_path;
 	struct pair *current;
 	struct pair *pairs; /* every live pair, current included */
@@ -311,47 +323,84 @@ uint64_t nv_tls_reload_errors(void)
 	return atomic_load(&tls.reload_errors);
 }
 
+unsigned nv_tls_pairs(void)
+{
+	const struct pair *p;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&tls.lock);
+	for (p = tls.pairs; p; p = p->next)
+		n++;
+	pthread_mutex_unlock(&tls.lock);
+	return n;
+}
+
+static struct session_ref **session_slot(gnutls_session_t session)
+{
+	struct session_ref **pp = &tls.sessions[((uintptr_t)session >> 4) % SESSION_BUCKETS];
+
+	while (*pp && (*pp)->session != session)
+		pp = &(*pp)->next;
+	return pp;
+}
+
 int nv_tls_cert_cb(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
 		   const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
 		   gnutls_pcert_st **pcert, unsigned int *pcert_length, gnutls_privkey_t *pkey)
 {
+	struct session_ref **slot, *ref;
 	struct pair *p;
 
-	(void)session;
 	(void)req_ca_dn;
 	(void)nreqs;
 	(void)pk_algos;
 	(void)pk_algos_length;
 	pthread_mutex_lock(&tls.lock);
 	p = tls.current;
-	if (p)
-		p->refs++;
-	pthread_mutex_unlock(&tls.lock);
 	if (!p)
-		return -1; /* no certificate yet: the handshake fails */
+		goto fail; /* no certificate yet: the handshake fails */
+	slot = session_slot(session);
+	ref = *slot;
+	if (!ref) {
+		/* the usual case: the session's first handshake */
+		ref = nv_calloc(1, sizeof(*ref));
+		if (!ref)
+			goto fail;
+		ref->session = session;
+		*slot = ref;
+	} else if (ref->pair != p) {
+		/* called again for this session after a rotation */
+		pair_unref_locked(ref->pair);
+		ref->pair = NULL;
+	}
+	if (!ref->pair) {
+		ref->pair = p;
+		p->refs++;
+	}
+	pthread_mutex_unlock(&tls.lock);
 	*pcert = p->pcert;
 	*pcert_length = p->n;
 	*pkey = p->key;
 	return 0;
+fail:
+	pthread_mutex_unlock(&tls.lock);
+	return -1;
 }
 
 void nv_tls_session_closed(gnutls_session_t session)
 {
-	const gnutls_datum_t *ours;
-	struct pair *p;
+	struct session_ref **slot, *ref;
 
 	if (!session)
 		return;
-	/* gnutls hands back the pcert we gave it: find its pair */
-	ours = gnutls_certificate_get_ours(session);
-	if (!ours)
-		return;
 	pthread_mutex_lock(&tls.lock);
-	for (p = tls.pairs; p; p = p->next) {
-		if (ours == &p->pcert[0].cert) {
-			pair_unref_locked(p);
-			break;
-		}
+	slot = session_slot(session);
+	ref = *slot;
+	if (ref) {
+		*slot = ref->next;
+		if (ref->pair)
+			pair_unref_locked(ref->pair);
+		nv_free(ref);
 	}
 	pthread_mutex_unlock(&tls.lock);
 }
@@ -359,8 +408,17 @@ void nv_tls_session_closed(gnutls_session_t session)
 void nv_tls_shutdown(void)
 {
 	struct pair *p, *next;
+	struct session_ref *r, *rnext;
+	size_t i;
 
 	pthread_mutex_lock(&tls.lock);
+	for (i = 0; i < SESSION_BUCKETS; i++) {
+		for (r = tls.sessions[i]; r; r = rnext) {
+			rnext = r->next;
+			nv_free(r);
+		}
+		tls.sessions[i] = NULL;
+	}
 	for (p = tls.pairs; p; p = next) {
 		next = p->next;
 		pair_free(p);

@@ -9,9 +9,9 @@
  *
  * Handshakes get the current pair through nv_tls_cert_cb (given to
  * libmicrohttpd as MHD_OPTION_HTTPS_CERT_CALLBACK). Each pair is reference
- * counted: a handshake takes a reference, nv_tls_session_closed() (called when
- * the connection closes) drops it, so a replaced pair is freed only once no
- * session uses it.
+ * counted: a handshake takes a reference (remembered by session),
+ * nv_tls_session_closed() (called when the connection closes) drops it, so a
+ * replaced pair is freed only once no session uses it.
  *
  * One process-wide instance; functions are thread-safe.
  */
@@ -41,6 +41,9 @@ int64_t nv_tls_not_after(void);
 /* How many pairs were loaded, and reload attempts refused, so far. */
 uint64_t nv_tls_reloads(void);
 uint64_t nv_tls_reload_errors(void);
+/* Pairs still in memory: the current one plus replaced ones that open
+ * connections still hold. */
+unsigned nv_tls_pairs(void);
 
 /* gnutls_certificate_retrieve_function2 for the handshake. */
 int nv_tls_cert_cb(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,

@@ -60,8 +60,16 @@ mv -T "$T/tls/..data_tmp" "$T/tls/..data"
 rm -rf "$T/tls/..2026_11_30_a"
 wait_serving two
 serves one && fail "old certificate still served after the rotation"
+wh_get "$T/two-ca.crt" /metrics
+assert_contains "$BODY" "netvol_webhook_tls_pairs 2" "the open connection holds the old pair"
 wait $keep || fail "keep-alive client failed: $(cat "$T/keepalive.out")"
 assert_eq "$(cat "$T/keepalive.out")" "codes [200, 200, 200, 200, 200, 200, 200, 200]" "connection across rotation"
+# once it is closed the old pair is freed
+i=0
+while wh_get "$T/two-ca.crt" /metrics && ! printf '%s' "$BODY" | grep -q '^netvol_webhook_tls_pairs 1$'; do
+	i=$((i + 1)); [ $i -lt 50 ] || fail "old pair never freed: $(printf '%s' "$BODY" | grep tls_pairs)"
+	sleep 0.1
+done
 
 # a bad pair (key of another certificate): the old one stays, the log says why
 mkdir "$T/tls/..2026_11_30_c"
