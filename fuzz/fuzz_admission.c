@@ -1,6 +1,7 @@
 /* libFuzzer target: the AdmissionReview parser and the mutation
  * (webhook/mutate.c), with the default settings and with the full
- * restore-sync injection, plus the config-file parser on the same bytes.
+ * restore-sync injection, each with both allocators, plus the config-file
+ * parser on the same bytes.
  * Checks that an accepted review always yields a JSON response that allows
  * the pod, and that a patch is a JSON array of "add" operations. */
 #include <cjson/cJSON.h>
@@ -58,11 +59,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct nv_mutate_config scratch;
 	size_t i;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 4; i++) {
 		struct nv_admission a;
 
+		/* both allocators: nv_malloc, and the server's per-thread arena */
+		nv_mutate_use_arena(i >= 2);
 		nv_admission_init(&a);
-		if (nv_mutate_review(cfgs[i], (const char *)data, size, &a, NULL) == 0)
+		if (nv_mutate_review(cfgs[i % 2], (const char *)data, size, &a, NULL) == 0)
 			check(&a);
 		nv_admission_release(&a);
 	}

@@ -277,7 +277,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	nv_mutate_use_libc_malloc(true);
+	nv_mutate_use_arena(true);
 	if ((rc = nv_mutate_config_init(&mc, &err)))
 		goto config_error;
 	mc_loaded = true;

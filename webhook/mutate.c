@@ -2,6 +2,9 @@
 
 #include <cjson/cJSON.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -115,19 +118,166 @@ int nv_mutate_base64(struct nv_buf *out, const void *data, size_t n, struct nv_e
 
 /* ---- configuration ---------------------------------------------------- */
 
+/* ---- allocation ------------------------------------------------------- */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define NV_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NV_ASAN 1
+#endif
+#endif
+#ifdef NV_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#define REDZONE 16 /* poisoned gap after each block, so ASan sees overflows */
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#define REDZONE 0
+#endif
+
+#define ARENA_MIN (64u << 10)
+#define ARENA_MAX (4u << 20)
+#define ARENA_ALIGN 16
+
+/* A per-thread bump allocator: blocks are never freed one by one, the whole
+ * arena is reset when a review ends. A review that does not fit takes the
+ * rest from malloc and the arena doubles for the next one. */
+struct arena {
+	char *base;
+	size_t cap, used;
+	bool active;	 /* inside nv_mutate_review */
+	bool overflowed; /* some block came from malloc */
+};
+
+static _Thread_local struct arena *arena_tls;
+static pthread_key_t arena_key;
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+static bool use_arena;
+
+static void arena_destroy(void *p)
+{
+	struct arena *a = p;
+
+	if (!a)
+		return;
+	UNPOISON(a->base, a->cap);
+	free(a->base);
+	free(a);
+}
+
+static void arena_key_init(void)
+{
+	/* the destructor frees a thread's arena when the thread exits */
+	if (pthread_key_create(&arena_key, arena_destroy))
+		abort();
+}
+
+static struct arena *arena_get(void)
+{
+	struct arena *a = arena_tls;
+
+	if (a)
+		return a;
+	pthread_once(&arena_once, arena_key_init);
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->cap = ARENA_MIN;
+	a->base = malloc(a->cap);
+	if (!a->base || pthread_setspecific(arena_key, a)) {
+		free(a->base);
+		free(a);
+		return NULL;
+	}
+	POISON(a->base, a->cap);
+	arena_tls = a;
+	return a;
+}
+
+static bool in_arena(const struct arena *a, const void *p)
+{
+	uintptr_t u = (uintptr_t)p, b = (uintptr_t)a->base;
+
+	return u >= b && u < b + a->cap;
+}
+
+static void *arena_malloc(size_t n)
+{
+	struct arena *a = arena_tls;
+
+	if (a && a->active) {
+		size_t need = (n + REDZONE + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+
+		if (need >= n && a->cap - a->used >= need) {
+			char *p = a->base + a->used;
+
+			a->used += need;
+			UNPOISON(p, n);
+			return p;
+		}
+		a->overflowed = true;
+	}
+	return malloc(n);
+}
+
+static void arena_free(void *p)
+{
+	struct arena *a = arena_tls;
+
+	if (a && in_arena(a, p))
+		return; /* freed with the whole arena */
+	free(p);
+}
+
+/* Start and end a review's use of the arena (no-ops in nv_malloc mode). */
+static void arena_begin(void)
+{
+	struct arena *a;
+
+	if (!use_arena || !(a = arena_get()))
+		return;
+	a->active = true;
+	a->used = 0;
+}
+
+static void arena_end(void)
+{
+	struct arena *a = arena_tls;
+	char *bigger;
+
+	if (!use_arena || !a || !a->active)
+		return;
+	a->active = false;
+	a->used = 0;
+	POISON(a->base, a->cap);
+	if (a->overflowed && a->cap < ARENA_MAX) {
+		bigger = malloc(a->cap * 2);
+		if (bigger) {
+			UNPOISON(a->base, a->cap);
+			free(a->base);
+			a->base = bigger;
+			a->cap *= 2;
+			POISON(a->base, a->cap);
+		}
+	}
+	a->overflowed = false;
+}
+
 static void *cjson_malloc(size_t n)
 {
 	return nv_malloc(n);
 }
 
-static bool libc_malloc;
-
-void nv_mutate_use_libc_malloc(bool libc)
+void nv_mutate_use_arena(bool on)
 {
-	static cJSON_Hooks hooks = {cjson_malloc, nv_free};
+	static cJSON_Hooks nv_hooks = {cjson_malloc, nv_free};
+	static cJSON_Hooks arena_hooks = {arena_malloc, arena_free};
 
-	libc_malloc = libc;
-	cJSON_InitHooks(libc ? NULL : &hooks);
+	use_arena = on;
+	cJSON_InitHooks(on ? &arena_hooks : &nv_hooks);
 }
 
 int nv_mutate_config_init(struct nv_mutate_config *c, struct nv_error *err)
@@ -135,7 +285,7 @@ int nv_mutate_config_init(struct nv_mutate_config *c, struct nv_error *err)
 	struct nv_buf img = NV_BUF_INIT(256);
 	int rc;
 
-	nv_mutate_use_libc_malloc(libc_malloc);
+	nv_mutate_use_arena(use_arena);
 	memset(c, 0, sizeof(*c));
 	if ((rc = nv_buf_addf(&img, err, "netvol-init:%s", nv_version())))
 		goto out;
@@ -1084,6 +1234,7 @@ int nv_mutate_review(const struct nv_mutate_config *c, const char *body, size_t 
 	a->patch_ops = 0;
 	nv_buf_reset(&a->patch);
 	nv_buf_reset(&a->response);
+	arena_begin();
 	root = cJSON_ParseWithLength(body, len);
 	if (!root) {
 		/* cJSON cannot tell a parse error from a failed allocation */
@@ -1178,5 +1329,6 @@ out:
 	cJSON_Delete(m.ops);
 	cJSON_Delete(m.warnings);
 	cJSON_Delete(root);
+	arena_end();
 	return rc;
 }

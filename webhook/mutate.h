@@ -67,11 +67,13 @@ struct nv_mutate_config {
 /* Defaults (see docs/WEBHOOK.md). Also points cJSON at nv_malloc/nv_free,
  * so call it once before any thread starts. NV_ENOMEM. */
 int nv_mutate_config_init(struct nv_mutate_config *c, struct nv_error *err);
-/* Which allocator cJSON uses: nv_malloc/nv_free (the default, so tests can
- * inject allocation failures) or plain malloc/free (the server: nv_malloc's
- * shared fault-injection counter is a contended atomic under load). Call
- * before any thread starts. */
-void nv_mutate_use_libc_malloc(bool libc);
+/* How the JSON trees are allocated. false (the default): nv_malloc/nv_free,
+ * so tests can inject allocation failures. true (the server): during a
+ * review, from a per-thread arena dropped as a whole at its end (parsing a
+ * pod makes hundreds of small allocations; the arena turns them into pointer
+ * bumps), else malloc. Call before any thread starts; nv_mutate_config_init
+ * keeps the choice. */
+void nv_mutate_use_arena(bool on);
 /* Apply a JSON config document on top of c. Unknown keys, wrong types and bad
  * values fail with NV_ECONFIG and a message naming the key ("origin": the
  * file name, for messages). c keeps its earlier values on failure. */

@@ -240,6 +240,9 @@ static void first_call(struct nv_server *s, struct MHD_Connection *c, struct req
 	if (cl && (nv_str_to_u64(nv_str_from(cl), 0, UINT64_MAX, &n) || n > s->max_body)) {
 		r->status = MHD_HTTP_CONTENT_TOO_LARGE;
 		r->reason = "request body too large";
+	} else if (cl) {
+		/* one allocation for the announced body (failure: grow as it comes) */
+		nv_buf_grow(&r->body, (size_t)n, NULL);
 	}
 }
 

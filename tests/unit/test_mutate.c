@@ -595,6 +595,53 @@ Test(mutate, allocation_failures)
 	nv_mutate_config_release(&cfg);
 }
 
+/* The server's allocator (a per-thread arena reset after each review) gives
+ * the same answers, also for a review too big for the first arena. */
+Test(mutate, arena_allocator)
+{
+	struct nv_mutate_config cfg;
+	struct nv_buf body = NV_BUF_INIT(1 << 22), pod = NV_BUF_INIT(1 << 22);
+	struct nv_buf first = NV_BUF_INIT(1 << 22);
+	struct nv_error err = NV_ERROR_INIT;
+	int i, round;
+
+	/* a pod with many containers: far over the first 64 KiB arena */
+	cr_assert_eq(nv_buf_addstr(&pod, "{'metadata':{'name':'big'},'spec':{'containers':[", NULL),
+		     0);
+	for (i = 0; i < 400; i++)
+		cr_assert_eq(nv_buf_addf(&pod, NULL,
+					 "%s{'name':'c%d','image':'i','env':[{'name':'A','value':"
+					 "'1'}],'volumeMounts':[{'name':'workspace','mountPath':"
+					 "'/w%d'}]}",
+					 i ? "," : "", i, i),
+			     0);
+	cr_assert_eq(nv_buf_addstr(&pod, "]}}", NULL), 0);
+	make_review(&body, "CREATE", "Pod", pod.p, NULL);
+	for (round = 0; round < 2; round++) {
+		nv_mutate_use_arena(round == 1);
+		config_from(&cfg, "{'restoreSync':{'enabled':true}}");
+		for (i = 0; i < 3; i++) {
+			struct nv_admission a;
+
+			nv_admission_init(&a);
+			cr_assert_eq(nv_mutate_review(&cfg, body.p, body.len, &a, &err), 0, "%s",
+				     err.msg);
+			cr_assert_eq(a.patch_ops, 400);
+			if (round == 0 && i == 0)
+				cr_assert_eq(nv_buf_add(&first, a.response.p, a.response.len, NULL),
+					     0);
+			else
+				cr_assert_str_eq(a.response.p, first.p);
+			nv_admission_release(&a);
+		}
+		nv_mutate_config_release(&cfg);
+	}
+	nv_mutate_use_arena(false);
+	nv_buf_release(&first);
+	nv_buf_release(&pod);
+	nv_buf_release(&body);
+}
+
 /* ---- the config file ---- */
 
 struct cfgcase {
