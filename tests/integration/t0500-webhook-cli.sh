@@ -61,6 +61,13 @@ wh_cert a "$T/srv"
 wh_start "$T/first.log" --tls-cert "$T/srv.crt" --tls-key "$T/srv.key" --config "$T/config.json"
 assert_exit 1 "$WEBHOOK" --tls-cert "$T/srv.crt" --tls-key "$T/srv.key" --listen "127.0.0.1:$WH_PORT"
 assert_contains "$OUT" "cannot listen on '127.0.0.1:$WH_PORT'"
+# ":PORT" listens on every address: IPv4 and, where the machine has it, IPv6
+kill -TERM "$WH_PID"; wait "$WH_PID" || fail "SIGTERM should exit 0"
+wh_start "$T/any.log" --tls-cert "$T/srv.crt" --tls-key "$T/srv.key" --listen :0
+curl -sS --max-time 5 --cacert "$T/a-ca.crt" "https://127.0.0.1:$WH_PORT/healthz" >/dev/null || fail ":0 not reachable on 127.0.0.1"
+if $PY -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+	curl -sS --max-time 5 --cacert "$T/a-ca.crt" "https://[::1]:$WH_PORT/healthz" >/dev/null || fail ":0 not reachable on ::1"
+fi
 # the env variables name the certificate too
 NETVOL_TLS_CERT="$T/srv.crt" NETVOL_TLS_KEY="$T/srv.key" "$WEBHOOK" --listen 127.0.0.1:0 2>"$T/env.log" &
 pid=$!

@@ -47,6 +47,11 @@ assert_eq "$got" "fix-perms /workspace comfyui /workspace log-shipper /mnt/ws me
 assert_eq "$($PY -c 'import json,sys; print([e["name"] for e in json.load(open(sys.argv[1]))["spec"]["containers"][0]["env"]])' "$T/patched-1.3.json")" \
 	"['POD_USER_NAME', 'NETWORK_VOLUME', 'POD_IP', '_NETWORK_VOLUME']"
 
+# the API server adds ?timeout=10s to the webhook's path
+code=$(curl -sS --cacert "$CA" -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+	--data-binary "@$T/review.json" "$WH_URL/mutate?timeout=10s")
+assert_eq "$code" 200 "query string on /mutate"
+
 # again on its own output: nothing to do
 wh_review CREATE "$T/patched-1.3.json" "$T/review2.json"
 wh_post "$CA" "$T/review2.json"
@@ -108,11 +113,11 @@ assert_not_contains "$BODY" '"patch"'
 # metrics and the log line per admission
 wh_get "$CA" /metrics
 assert_eq "$CODE" 200
-assert_contains "$BODY" 'netvol_webhook_requests_total{path="/mutate",code="200"} 7'
-assert_contains "$BODY" 'netvol_webhook_admissions_total{result="patched"} 3'
+assert_contains "$BODY" 'netvol_webhook_requests_total{path="/mutate",code="200"} 8'
+assert_contains "$BODY" 'netvol_webhook_admissions_total{result="patched"} 4'
 assert_contains "$BODY" 'netvol_webhook_admissions_total{result="unchanged"} 2'
 assert_contains "$BODY" 'netvol_webhook_admissions_total{result="skipped"} 2'
-assert_contains "$BODY" 'netvol_webhook_admission_duration_seconds_count 7'
+assert_contains "$BODY" 'netvol_webhook_admission_duration_seconds_count 8'
 assert_contains "$BODY" 'netvol_webhook_build_info{version="0.1.0"'
 notafter=$(date -d "$(openssl x509 -in "$T/srv.crt" -noout -enddate | cut -d= -f2)" +%s)
 assert_contains "$BODY" "netvol_webhook_tls_cert_not_after_seconds $notafter"
