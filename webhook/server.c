@@ -157,7 +157,13 @@ static int handle_metrics(struct nv_server *s, struct MHD_Connection *c, struct 
 	char *p;
 	size_t len;
 
-	if (nv_metrics_render(&b, NULL)) {
+	if (nv_metrics_render(&b, NULL) ||
+	    nv_buf_addf(&b, NULL,
+			"# HELP netvol_webhook_requests_in_flight Requests being received or "
+			"answered (this one included).\n"
+			"# TYPE netvol_webhook_requests_in_flight gauge\n"
+			"netvol_webhook_requests_in_flight %u\n",
+			atomic_load(&s->inflight))) {
 		nv_buf_release(&b);
 		return send_text(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
 	}

@@ -22,10 +22,15 @@ PYEOF
 curl -sS --max-time 20 --cacert "$CA" --limit-rate 20K -o "$T/slow.out" -w '%{http_code}' \
 	-H 'Content-Type: application/json' --data-binary "@$T/slow.json" "$WH_URL/mutate" >"$T/slow.code" 2>"$T/slow.err" &
 client=$!
+# send SIGTERM once the request is in flight (the metrics request counts itself)
+i=0
+until wh_get "$CA" /metrics && printf '%s\n' "$BODY" | grep -q '^netvol_webhook_requests_in_flight 2$'; do
+	i=$((i + 1)); [ $i -lt 100 ] || fail "the slow request never started: $(cat "$T/slow.err")"
+	sleep 0.05
+done
+kill -TERM "$WH_PID"
 i=0
 until grep -q 'in_flight' "$T/wh.log" 2>/dev/null; do
-	# send SIGTERM once the request has started
-	if [ $i -eq 10 ]; then kill -TERM "$WH_PID"; fi
 	i=$((i + 1)); [ $i -lt 100 ] || fail "no stopping line: $(cat "$T/wh.log")"
 	sleep 0.1
 done
