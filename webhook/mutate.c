@@ -1119,6 +1119,8 @@ static void plan_full(struct mctx *m, const cJSON *ann, cJSON *spec)
 		return;
 	}
 	if (!strcmp(m->data, NV_MUTATE_BIN_VOLUME)) {
+		warn(m, "restore-sync: the data volume may not be '%s'; not injected",
+		     NV_MUTATE_BIN_VOLUME);
 		m->full = false;
 		return;
 	}

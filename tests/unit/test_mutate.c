@@ -390,6 +390,16 @@ static struct mcase cases[] = {
      .result = R_PATCHED,
      .patch = "[{'op':'add','path':'/spec/containers/0/env','value':[{'name':'_NETWORK_VOLUME',"
 	      "'value':'/workspace'}]}]"},
+    {.name = "full: data volume may not be netvol-bin",
+     .op = "CREATE",
+     .kind = "Pod",
+     .pod = "{'metadata':{'name':'p','annotations':{'netvol.io/restore-sync':'true',"
+	    "'netvol.io/data-volume':'netvol-bin'}},'spec':{'containers':[{'name':'comfy',"
+	    "'image':'i','volumeMounts':[{'name':'netvol-bin','mountPath':'/b'}," WS_MOUNT "]}]}}",
+     .result = R_PATCHED,
+     .patch = "[{'op':'add','path':'/spec/containers/0/env','value':[{'name':'_NETWORK_VOLUME',"
+	      "'value':'/workspace'}]}]",
+     .has = {"the data volume may not be ^netvol-bin^"}},
     {.name = "full: data volume from annotation",
      .op = "CREATE",
      .kind = "Pod",
