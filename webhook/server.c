@@ -19,6 +19,9 @@
 #include "metrics.h"
 #include "tls.h"
 
+/* Bodies announced up to this size get their buffer at once. */
+#define BODY_PREALLOC_MAX (64u << 10)
+
 /* TLS 1.2 and 1.3 only. */
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
 
@@ -246,8 +249,9 @@ static void first_call(struct nv_server *s, struct MHD_Connection *c, struct req
 	if (cl && (nv_str_to_u64(nv_str_from(cl), 0, UINT64_MAX, &n) || n > s->max_body)) {
 		r->status = MHD_HTTP_CONTENT_TOO_LARGE;
 		r->reason = "request body too large";
-	} else if (cl) {
-		/* one allocation for the announced body (failure: grow as it comes) */
+	} else if (cl && n <= BODY_PREALLOC_MAX) {
+		/* one allocation for a typical body; a big one grows as it comes
+		 * in, so announcing 4 MiB and sending nothing costs nothing */
 		nv_buf_grow(&r->body, (size_t)n, NULL);
 	}
 }
