@@ -1,0 +1,1336 @@
+#include "mutate.h"
+
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mem.h"
+#include "version.h"
+
+#define DEFAULT_WORKSPACE "workspace"
+#define DEFAULT_ENV "_NETWORK_VOLUME"
+#define DEFAULT_PULL_POLICY "IfNotPresent"
+#define DEFAULT_DATA_VOLUME "data"
+#define DEFAULT_STORE_SECRET "netvol-store"
+#define NETWORK_VOLUME_ENV "NETWORK_VOLUME"
+#define POINTER_MAX 4096
+#define PATCH_MAX (64u << 20)
+
+static const char *const prestop_command[] = {NV_MUTATE_BIN_PATH "/netvol", "sync"};
+static const char *const restore_command[] = {"/netvol", "restore", "--install-to",
+					      NV_MUTATE_BIN_PATH};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static cJSON *member(const cJSON *obj, const char *key)
+{
+	if (!cJSON_IsObject(obj))
+		return NULL;
+	return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
+
+static const char *member_str(const cJSON *obj, const char *key)
+{
+	cJSON *v = member(obj, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void copy_field(char *dst, const char *src)
+{
+	snprintf(dst, NV_ADM_FIELD_MAX, "%s", src ? src : "");
+}
+
+static int set_str(char **dst, const char *v, struct nv_error *err)
+{
+	char *d = nv_strdup(v);
+
+	if (!d)
+		return nv_error_set(err, NV_ENOMEM, "out of memory");
+	nv_free(*dst);
+	*dst = d;
+	return NV_OK;
+}
+
+const char *nv_admission_result_name(enum nv_admission_result r)
+{
+	static const char *const names[] = {"patched", "unchanged", "skipped", "error"};
+
+	return (unsigned)r < NELEM(names) ? names[r] : "?";
+}
+
+int nv_mutate_pointer_add(struct nv_buf *b, const char *seg, struct nv_error *err)
+{
+	int rc = nv_buf_addch(b, '/', err);
+
+	for (; !rc && *seg; seg++) {
+		if (*seg == '~')
+			rc = nv_buf_add(b, "~0", 2, err);
+		else if (*seg == '/')
+			rc = nv_buf_add(b, "~1", 2, err);
+		else
+			rc = nv_buf_addch(b, *seg, err);
+	}
+	return rc;
+}
+
+int nv_mutate_base64(struct nv_buf *out, const void *data, size_t n, struct nv_error *err)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = data;
+	size_t i, need;
+	char *o;
+	int rc;
+
+	if (n > (SIZE_MAX / 4) * 3 - 3)
+		return nv_error_set(err, NV_ETOOBIG, "base64 input too large");
+	need = (n + 2) / 3 * 4;
+	if ((rc = nv_buf_grow(out, need, err)))
+		return rc;
+	o = out->p + out->len;
+	for (i = 0; i + 2 < n; i += 3) {
+		unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
+
+		*o++ = tab[v >> 18 & 63];
+		*o++ = tab[v >> 12 & 63];
+		*o++ = tab[v >> 6 & 63];
+		*o++ = tab[v & 63];
+	}
+	if (i < n) {
+		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0);
+
+		*o++ = tab[v >> 18 & 63];
+		*o++ = tab[v >> 12 & 63];
+		*o++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
+		*o++ = '=';
+	}
+	out->len += need;
+	out->p[out->len] = '\0';
+	return NV_OK;
+}
+
+/* ---- configuration ---------------------------------------------------- */
+
+/* ---- allocation ------------------------------------------------------- */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define NV_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NV_ASAN 1
+#endif
+#endif
+#ifdef NV_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#define REDZONE 16 /* poisoned gap after each block, so ASan sees overflows */
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#define REDZONE 0
+#endif
+
+#define ARENA_MIN (64u << 10)
+#define ARENA_MAX (4u << 20)
+#define ARENA_ALIGN 16
+
+/* A per-thread bump allocator: blocks are never freed one by one, the whole
+ * arena is reset when a review ends. A review that does not fit takes the
+ * rest from malloc and the arena doubles for the next one. */
+struct arena {
+	char *base;
+	size_t cap, used;
+	bool active;	 /* inside nv_mutate_review */
+	bool overflowed; /* some block came from malloc */
+};
+
+static _Thread_local struct arena *arena_tls;
+static pthread_key_t arena_key;
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+static bool use_arena;
+
+static void arena_destroy(void *p)
+{
+	struct arena *a = p;
+
+	if (!a)
+		return;
+	UNPOISON(a->base, a->cap);
+	free(a->base);
+	free(a);
+}
+
+static void arena_key_init(void)
+{
+	/* the destructor frees a thread's arena when the thread exits */
+	if (pthread_key_create(&arena_key, arena_destroy))
+		abort();
+}
+
+static struct arena *arena_get(void)
+{
+	struct arena *a = arena_tls;
+
+	if (a)
+		return a;
+	pthread_once(&arena_once, arena_key_init);
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->cap = ARENA_MIN;
+	a->base = malloc(a->cap);
+	if (!a->base || pthread_setspecific(arena_key, a)) {
+		free(a->base);
+		free(a);
+		return NULL;
+	}
+	POISON(a->base, a->cap);
+	arena_tls = a;
+	return a;
+}
+
+static bool in_arena(const struct arena *a, const void *p)
+{
+	uintptr_t u = (uintptr_t)p, b = (uintptr_t)a->base;
+
+	return u >= b && u < b + a->cap;
+}
+
+static void *arena_malloc(size_t n)
+{
+	struct arena *a = arena_tls;
+
+	if (a && a->active) {
+		size_t need = (n + REDZONE + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+
+		if (need >= n && a->cap - a->used >= need) {
+			char *p = a->base + a->used;
+
+			a->used += need;
+			UNPOISON(p, n);
+			return p;
+		}
+		a->overflowed = true;
+	}
+	return malloc(n);
+}
+
+static void arena_free(void *p)
+{
+	struct arena *a = arena_tls;
+
+	if (a && in_arena(a, p))
+		return; /* freed with the whole arena */
+	free(p);
+}
+
+/* Start and end a review's use of the arena (no-ops in nv_malloc mode). */
+static void arena_begin(void)
+{
+	struct arena *a;
+
+	if (!use_arena || !(a = arena_get()))
+		return;
+	a->active = true;
+	a->used = 0;
+}
+
+static void arena_end(void)
+{
+	struct arena *a = arena_tls;
+	char *bigger;
+
+	if (!use_arena || !a || !a->active)
+		return;
+	a->active = false;
+	a->used = 0;
+	POISON(a->base, a->cap);
+	if (a->overflowed && a->cap < ARENA_MAX) {
+		bigger = malloc(a->cap * 2);
+		if (bigger) {
+			UNPOISON(a->base, a->cap);
+			free(a->base);
+			a->base = bigger;
+			a->cap *= 2;
+			POISON(a->base, a->cap);
+		}
+	}
+	a->overflowed = false;
+}
+
+static void *cjson_malloc(size_t n)
+{
+	return nv_malloc(n);
+}
+
+void nv_mutate_use_arena(bool on)
+{
+	static cJSON_Hooks nv_hooks = {cjson_malloc, nv_free};
+	static cJSON_Hooks arena_hooks = {arena_malloc, arena_free};
+
+	use_arena = on;
+	cJSON_InitHooks(on ? &arena_hooks : &nv_hooks);
+}
+
+int nv_mutate_config_init(struct nv_mutate_config *c, struct nv_error *err)
+{
+	struct nv_buf img = NV_BUF_INIT(256);
+	int rc;
+
+	nv_mutate_use_arena(use_arena);
+	memset(c, 0, sizeof(*c));
+	if ((rc = nv_buf_addf(&img, err, "netvol-init:%s", nv_version())))
+		goto out;
+	if ((rc = set_str(&c->workspace_volume, DEFAULT_WORKSPACE, err)) ||
+	    (rc = set_str(&c->env_name, DEFAULT_ENV, err)) ||
+	    (rc = set_str(&c->restore.image, img.p, err)) ||
+	    (rc = set_str(&c->restore.pull_policy, DEFAULT_PULL_POLICY, err)) ||
+	    (rc = set_str(&c->restore.data_volume, DEFAULT_DATA_VOLUME, err)) ||
+	    (rc = set_str(&c->restore.store_secret, DEFAULT_STORE_SECRET, err)))
+		goto out;
+out:
+	nv_buf_release(&img);
+	if (rc)
+		nv_mutate_config_release(c);
+	return rc;
+}
+
+void nv_mutate_config_release(struct nv_mutate_config *c)
+{
+	if (!c)
+		return;
+	nv_free(c->workspace_volume);
+	nv_free(c->env_name);
+	nv_free(c->restore.image);
+	nv_free(c->restore.pull_policy);
+	nv_free(c->restore.data_volume);
+	nv_free(c->restore.store_secret);
+	nv_free(c->restore.resources_json);
+	memset(c, 0, sizeof(*c));
+}
+
+/* A Kubernetes object name usable as a volume/secret name: a DNS label
+ * (lowercase alphanumerics and '-', 1..63, alphanumeric at both ends). */
+static bool is_dns_label(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return false;
+	return true;
+}
+
+/* A secret name: DNS subdomain (labels joined by '.', up to 253). */
+static bool is_dns_subdomain(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > 253)
+		return false;
+	for (i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+		      ch == '.'))
+			return false;
+		if ((ch == '.' || ch == '-') && (i == 0 || i == n - 1))
+			return false;
+	}
+	return true;
+}
+
+/* An env var name Kubernetes accepts: printable ASCII except '=', not empty. */
+static bool is_env_name(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > 256)
+		return false;
+	for (i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] > '~' || s[i] == '=')
+			return false;
+	return true;
+}
+
+enum key_kind { K_WORKSPACE, K_ENV, K_ENABLED, K_IMAGE, K_PULL, K_DATA, K_SECRET, K_RUNAS, K_RES };
+
+static const struct cfg_key {
+	const char *path;
+	enum key_kind kind;
+} cfg_keys[] = {
+    {"workspaceVolume", K_WORKSPACE},	     {"envName", K_ENV},
+    {"restoreSync.enabled", K_ENABLED},	     {"restoreSync.image", K_IMAGE},
+    {"restoreSync.imagePullPolicy", K_PULL}, {"restoreSync.dataVolume", K_DATA},
+    {"restoreSync.storeSecret", K_SECRET},   {"restoreSync.runAsUser", K_RUNAS},
+    {"restoreSync.resources", K_RES},
+};
+
+static const struct cfg_key *find_key(const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < NELEM(cfg_keys); i++)
+		if (!strcmp(cfg_keys[i].path, path))
+			return &cfg_keys[i];
+	return NULL;
+}
+
+static int check_string(const char *path, enum key_kind kind, const char *v, struct nv_error *err)
+{
+	switch (kind) {
+	case K_WORKSPACE:
+	case K_DATA:
+		if (!is_dns_label(v))
+			return nv_error_set(err, NV_ECONFIG,
+					    "%s '%.64s' is not a valid volume name (DNS label)",
+					    path, v);
+		break;
+	case K_SECRET:
+		if (!is_dns_subdomain(v))
+			return nv_error_set(err, NV_ECONFIG,
+					    "%s '%.64s' is not a valid secret name", path, v);
+		break;
+	case K_ENV:
+		if (!is_env_name(v))
+			return nv_error_set(err, NV_ECONFIG,
+					    "%s '%.64s' is not a valid environment variable name",
+					    path, v);
+		break;
+	case K_IMAGE:
+		if (!*v || strlen(v) > 1024 || strpbrk(v, " \t\r\n"))
+			return nv_error_set(err, NV_ECONFIG, "%s '%.64s' is not a valid image",
+					    path, v);
+		break;
+	case K_PULL:
+		if (strcmp(v, "Always") && strcmp(v, "IfNotPresent") && strcmp(v, "Never"))
+			return nv_error_set(err, NV_ECONFIG,
+					    "%s '%.64s': want Always, IfNotPresent or Never", path,
+					    v);
+		break;
+	default:
+		return nv_error_set(err, NV_ECONFIG, "%s is not a string setting", path);
+	}
+	return NV_OK;
+}
+
+static char **string_slot(struct nv_mutate_config *c, enum key_kind kind)
+{
+	switch (kind) {
+	case K_WORKSPACE:
+		return &c->workspace_volume;
+	case K_ENV:
+		return &c->env_name;
+	case K_IMAGE:
+		return &c->restore.image;
+	case K_PULL:
+		return &c->restore.pull_policy;
+	case K_DATA:
+		return &c->restore.data_volume;
+	case K_SECRET:
+		return &c->restore.store_secret;
+	default:
+		return NULL;
+	}
+}
+
+/* Apply one JSON value to `out` (a scratch copy of the config). */
+static int apply_value(struct nv_mutate_config *out, const struct cfg_key *k, const cJSON *v,
+		       struct nv_error *err)
+{
+	char **slot;
+	char *json;
+
+	switch (k->kind) {
+	case K_ENABLED:
+		if (!cJSON_IsBool(v))
+			return nv_error_set(err, NV_ECONFIG, "%s must be true or false", k->path);
+		out->restore.enabled = cJSON_IsTrue(v);
+		return NV_OK;
+	case K_RUNAS:
+		if (cJSON_IsNull(v)) {
+			out->restore.run_as_user_set = false;
+			return NV_OK;
+		}
+		if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > INT32_MAX ||
+		    v->valuedouble != (double)(int64_t)v->valuedouble)
+			return nv_error_set(err, NV_ECONFIG,
+					    "%s must be null or a user id (0..2147483647)",
+					    k->path);
+		out->restore.run_as_user_set = true;
+		out->restore.run_as_user = (int64_t)v->valuedouble;
+		return NV_OK;
+	case K_RES:
+		if (cJSON_IsNull(v)) {
+			nv_free(out->restore.resources_json);
+			out->restore.resources_json = NULL;
+			return NV_OK;
+		}
+		if (!cJSON_IsObject(v))
+			return nv_error_set(err, NV_ECONFIG, "%s must be an object or null",
+					    k->path);
+		json = cJSON_PrintUnformatted(v);
+		if (!json)
+			return nv_error_set(err, NV_ENOMEM, "out of memory");
+		nv_free(out->restore.resources_json);
+		out->restore.resources_json = json;
+		return NV_OK;
+	default:
+		break;
+	}
+	if (!cJSON_IsString(v))
+		return nv_error_set(err, NV_ECONFIG, "%s must be a string", k->path);
+	if (check_string(k->path, k->kind, v->valuestring, err))
+		return err ? err->code : NV_ECONFIG;
+	slot = string_slot(out, k->kind);
+	return set_str(slot, v->valuestring, err);
+}
+
+static int dup_config(struct nv_mutate_config *dst, const struct nv_mutate_config *src,
+		      struct nv_error *err)
+{
+	const struct nv_restore_config *r = &src->restore;
+	int rc;
+
+	memset(dst, 0, sizeof(*dst));
+	dst->restore.enabled = r->enabled;
+	dst->restore.run_as_user_set = r->run_as_user_set;
+	dst->restore.run_as_user = r->run_as_user;
+	if ((rc = set_str(&dst->workspace_volume, src->workspace_volume, err)) ||
+	    (rc = set_str(&dst->env_name, src->env_name, err)) ||
+	    (rc = set_str(&dst->restore.image, r->image, err)) ||
+	    (rc = set_str(&dst->restore.pull_policy, r->pull_policy, err)) ||
+	    (rc = set_str(&dst->restore.data_volume, r->data_volume, err)) ||
+	    (rc = set_str(&dst->restore.store_secret, r->store_secret, err)) ||
+	    (r->resources_json &&
+	     (rc = set_str(&dst->restore.resources_json, r->resources_json, err)))) {
+		nv_mutate_config_release(dst);
+		return rc;
+	}
+	return NV_OK;
+}
+
+static int walk_config(struct nv_mutate_config *out, const cJSON *obj, const char *prefix,
+		       const char *origin, struct nv_error *err)
+{
+	const cJSON *it;
+	char path[128];
+	int rc;
+
+	cJSON_ArrayForEach(it, obj)
+	{
+		const struct cfg_key *k;
+
+		snprintf(path, sizeof(path), "%s%s", prefix, it->string ? it->string : "");
+		if (!prefix[0] && !strcmp(path, "restoreSync")) {
+			if (!cJSON_IsObject(it))
+				return nv_error_set(err, NV_ECONFIG,
+						    "config '%s': restoreSync must be an object",
+						    origin);
+			if ((rc = walk_config(out, it, "restoreSync.", origin, err)))
+				return rc;
+			continue;
+		}
+		k = find_key(path);
+		if (!k)
+			return nv_error_set(err, NV_ECONFIG, "config '%s': unknown key '%.64s'",
+					    origin, path);
+		if ((rc = apply_value(out, k, it, err)))
+			return nv_error_prefix(err, "config '%s'", origin);
+	}
+	return NV_OK;
+}
+
+int nv_mutate_config_parse(struct nv_mutate_config *c, const char *json, size_t len,
+			   const char *origin, struct nv_error *err)
+{
+	struct nv_mutate_config tmp;
+	cJSON *root = NULL;
+	int rc;
+
+	if ((rc = dup_config(&tmp, c, err)))
+		return rc;
+	root = cJSON_ParseWithLength(json, len);
+	if (!root) {
+		rc = nv_error_set(err, NV_ECONFIG, "config '%s': not valid JSON", origin);
+		goto out;
+	}
+	if (!cJSON_IsObject(root)) {
+		rc = nv_error_set(err, NV_ECONFIG, "config '%s': must be a JSON object", origin);
+		goto out;
+	}
+	if ((rc = walk_config(&tmp, root, "", origin, err)))
+		goto out;
+	nv_mutate_config_release(c);
+	*c = tmp;
+	memset(&tmp, 0, sizeof(tmp));
+out:
+	cJSON_Delete(root);
+	nv_mutate_config_release(&tmp);
+	return rc;
+}
+
+int nv_mutate_config_set(struct nv_mutate_config *c, const char *key, const char *value,
+			 struct nv_error *err)
+{
+	const struct cfg_key *k = find_key(key);
+	char **slot;
+	int rc;
+
+	if (!k || !(slot = string_slot(c, k->kind)))
+		return nv_error_set(err, NV_ECONFIG, "'%s' is not a string setting", key);
+	if ((rc = check_string(key, k->kind, value, err)))
+		return rc;
+	return set_str(slot, value, err);
+}
+
+int nv_mutate_config_check(const struct nv_mutate_config *c, struct nv_error *err)
+{
+	if (!strcmp(c->restore.data_volume, NV_MUTATE_BIN_VOLUME) ||
+	    !strcmp(c->workspace_volume, NV_MUTATE_BIN_VOLUME))
+		return nv_error_set(err, NV_ECONFIG, "volume name '%s' is reserved for netvol",
+				    NV_MUTATE_BIN_VOLUME);
+	if (!strcmp(c->env_name, NETWORK_VOLUME_ENV))
+		return nv_error_set(err, NV_ECONFIG,
+				    "envName may not be NETWORK_VOLUME (that is the pod storage "
+				    "root the restore-sync injection sets)");
+	return NV_OK;
+}
+
+/* ---- the mutation ----------------------------------------------------- */
+
+void nv_admission_init(struct nv_admission *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->result = NV_ADM_ERROR;
+	nv_buf_init(&a->response, PATCH_MAX);
+	nv_buf_init(&a->patch, PATCH_MAX);
+}
+
+void nv_admission_release(struct nv_admission *a)
+{
+	if (!a)
+		return;
+	nv_buf_release(&a->response);
+	nv_buf_release(&a->patch);
+}
+
+struct mctx {
+	const struct nv_mutate_config *cfg;
+	cJSON *ops;	 /* the JSONPatch */
+	cJSON *warnings; /* strings */
+	bool oom;
+	const char *ws;	   /* workspace volume name */
+	const char *data;  /* data volume name (full injection) */
+	bool full;	   /* full injection for this pod */
+	cJSON *target;	   /* the container that gets the preStop hook */
+	cJSON *data_mount; /* target's mount of the data volume */
+	cJSON *ws_mount;   /* target's (else any container's) workspace mount */
+	bool ws_found;	   /* some container mounts the workspace volume */
+};
+
+static void warn(struct mctx *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void warn(struct mctx *m, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	cJSON *s;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	s = cJSON_CreateString(msg);
+	if (!s || !cJSON_AddItemToArray(m->warnings, s)) {
+		cJSON_Delete(s);
+		m->oom = true;
+	}
+}
+
+/* Attach item to obj under key; on failure item is freed. */
+static bool put(cJSON *obj, const char *key, cJSON *item)
+{
+	if (item && obj && cJSON_AddItemToObject(obj, key, item))
+		return true;
+	cJSON_Delete(item);
+	return false;
+}
+
+/* Takes ownership of value. */
+static void add_op(struct mctx *m, const struct nv_buf *path, cJSON *value)
+{
+	cJSON *op = cJSON_CreateObject();
+
+	if (!op || !cJSON_AddStringToObject(op, "op", "add") ||
+	    !cJSON_AddStringToObject(op, "path", path->p)) {
+		cJSON_Delete(value);
+		cJSON_Delete(op);
+		m->oom = true;
+		return;
+	}
+	if (!put(op, "value", value) || !cJSON_AddItemToArray(m->ops, op)) {
+		cJSON_Delete(op);
+		m->oom = true;
+	}
+}
+
+/* path = prefix + segments (NULL-terminated), each escaped. */
+static int mkpath(struct mctx *m, struct nv_buf *path, const struct nv_buf *prefix, ...)
+{
+	va_list ap;
+	const char *seg;
+	int rc = 0;
+
+	nv_buf_reset(path);
+	rc = nv_buf_add(path, prefix->p, prefix->len, NULL);
+	va_start(ap, prefix);
+	while (!rc && (seg = va_arg(ap, const char *)))
+		rc = nv_mutate_pointer_add(path, seg, NULL);
+	va_end(ap);
+	if (rc)
+		m->oom = true;
+	return rc;
+}
+
+static cJSON *str_array(const char *const *v, size_t n)
+{
+	return cJSON_CreateStringArray(v, (int)n);
+}
+
+static const char *cname(const cJSON *c)
+{
+	const char *n = member_str(c, "name");
+
+	return n ? n : "?";
+}
+
+static cJSON *find_mount(const cJSON *c, const char *vol)
+{
+	cJSON *mounts = member(c, "volumeMounts"), *it;
+
+	if (!cJSON_IsArray(mounts))
+		return NULL;
+	cJSON_ArrayForEach(it, mounts)
+	{
+		const char *n = member_str(it, "name");
+
+		if (n && !strcmp(n, vol) && member_str(it, "mountPath"))
+			return it;
+	}
+	return NULL;
+}
+
+static cJSON *find_named(const cJSON *arr, const char *name)
+{
+	cJSON *it;
+
+	if (!cJSON_IsArray(arr))
+		return NULL;
+	cJSON_ArrayForEach(it, arr)
+	{
+		const char *n = member_str(it, "name");
+
+		if (n && !strcmp(n, name))
+			return it;
+	}
+	return NULL;
+}
+
+static bool has_env(const cJSON *c, const char *name)
+{
+	return find_named(member(c, "env"), name) != NULL;
+}
+
+static cJSON *env_value(const char *name, const char *value)
+{
+	cJSON *e = cJSON_CreateObject();
+
+	if (!e || !cJSON_AddStringToObject(e, "name", name) ||
+	    !cJSON_AddStringToObject(e, "value", value)) {
+		cJSON_Delete(e);
+		return NULL;
+	}
+	return e;
+}
+
+/* Add `entries` (an array, owned) to a container's env: create the array
+ * when there is none, else append each entry with /env/-. */
+static void add_to_list(struct mctx *m, const struct nv_buf *prefix, cJSON *c, const char *key,
+			cJSON *entries)
+{
+	struct nv_buf path = NV_BUF_INIT(POINTER_MAX);
+	cJSON *list = member(c, key), *e;
+
+	if (!entries) {
+		m->oom = true;
+		return;
+	}
+	if (cJSON_GetArraySize(entries) == 0) {
+		cJSON_Delete(entries);
+		return;
+	}
+	if (!list || cJSON_IsNull(list)) {
+		if (!mkpath(m, &path, prefix, key, NULL))
+			add_op(m, &path, entries);
+		else
+			cJSON_Delete(entries);
+	} else if (cJSON_IsArray(list)) {
+		if (!mkpath(m, &path, prefix, key, "-", NULL)) {
+			while ((e = cJSON_DetachItemFromArray(entries, 0)))
+				add_op(m, &path, e);
+		}
+		cJSON_Delete(entries);
+	} else {
+		warn(m, "container '%.63s': %s is not a list; left alone", cname(c), key);
+		cJSON_Delete(entries);
+	}
+	nv_buf_release(&path);
+}
+
+static bool is_our_prestop(const cJSON *prestop)
+{
+	const cJSON *cmd = member(member(prestop, "exec"), "command"), *it;
+	size_t i = 0;
+
+	if (!cJSON_IsArray(cmd) || cJSON_GetArraySize(cmd) != (int)NELEM(prestop_command))
+		return false;
+	cJSON_ArrayForEach(it, cmd)
+	{
+		if (!cJSON_IsString(it) || strcmp(it->valuestring, prestop_command[i++]))
+			return false;
+	}
+	return true;
+}
+
+static cJSON *prestop_value(void)
+{
+	cJSON *ps = cJSON_CreateObject(), *exec = cJSON_CreateObject();
+	cJSON *cmd = str_array(prestop_command, NELEM(prestop_command));
+
+	if (!ps || !exec) {
+		cJSON_Delete(cmd);
+		cJSON_Delete(exec);
+		cJSON_Delete(ps);
+		return NULL;
+	}
+	if (!put(exec, "command", cmd)) {
+		cJSON_Delete(exec);
+		cJSON_Delete(ps);
+		return NULL;
+	}
+	if (!put(ps, "exec", exec)) {
+		cJSON_Delete(ps);
+		return NULL;
+	}
+	return ps;
+}
+
+/* Wrap `v` as {key: v}; v is consumed. */
+static cJSON *wrap(const char *key, cJSON *v)
+{
+	cJSON *o;
+
+	if (!v)
+		return NULL;
+	o = cJSON_CreateObject();
+	if (!o || !cJSON_AddItemToObject(o, key, v)) {
+		cJSON_Delete(o);
+		cJSON_Delete(v);
+		return NULL;
+	}
+	return o;
+}
+
+static void target_ops(struct mctx *m, const struct nv_buf *prefix, cJSON *c)
+{
+	struct nv_buf path = NV_BUF_INIT(POINTER_MAX);
+	cJSON *lc = member(c, "lifecycle"), *mounts;
+
+	/* the netvol binary for the preStop hook */
+	if (!find_named(member(c, "volumeMounts"), NV_MUTATE_BIN_VOLUME)) {
+		cJSON *mnt = cJSON_CreateObject();
+
+		if (!mnt || !cJSON_AddStringToObject(mnt, "name", NV_MUTATE_BIN_VOLUME) ||
+		    !cJSON_AddStringToObject(mnt, "mountPath", NV_MUTATE_BIN_PATH) ||
+		    !cJSON_AddTrueToObject(mnt, "readOnly")) {
+			cJSON_Delete(mnt);
+			m->oom = true;
+		} else {
+			mounts = cJSON_CreateArray();
+			if (mounts && !cJSON_AddItemToArray(mounts, mnt)) {
+				cJSON_Delete(mounts);
+				mounts = NULL;
+			}
+			if (!mounts)
+				cJSON_Delete(mnt);
+			add_to_list(m, prefix, c, "volumeMounts", mounts);
+		}
+	}
+
+	/* preStop: netvol sync */
+	if (!lc || cJSON_IsNull(lc)) {
+		if (!mkpath(m, &path, prefix, "lifecycle", NULL))
+			add_op(m, &path, wrap("preStop", prestop_value()));
+	} else if (!cJSON_IsObject(lc)) {
+		warn(m, "container '%.63s': lifecycle is not an object; preStop sync not added",
+		     cname(c));
+	} else {
+		cJSON *ps = member(lc, "preStop");
+
+		if (!ps || cJSON_IsNull(ps)) {
+			if (!mkpath(m, &path, prefix, "lifecycle", "preStop", NULL))
+				add_op(m, &path, prestop_value());
+		} else if (!is_our_prestop(ps)) {
+			warn(m,
+			     "container '%.63s' already has a preStop hook: 'netvol sync' not "
+			     "added, "
+			     "data is not saved when the pod stops",
+			     cname(c));
+		}
+	}
+	nv_buf_release(&path);
+}
+
+/* The env, mount and hook operations of one container. */
+static void container_ops(struct mctx *m, const char *list, int idx, cJSON *c)
+{
+	const struct nv_buf noprefix = NV_BUF_INIT(0);
+	struct nv_buf prefix = NV_BUF_INIT(POINTER_MAX);
+	char num[24];
+	cJSON *mount, *env;
+
+	if (!cJSON_IsObject(c))
+		return;
+	snprintf(num, sizeof(num), "%d", idx);
+	if (mkpath(m, &prefix, &noprefix, "spec", list, num, NULL))
+		goto out;
+	env = cJSON_CreateArray();
+	if (!env) {
+		m->oom = true;
+		goto out;
+	}
+	mount = find_mount(c, m->ws);
+	if (mount) {
+		m->ws_found = true;
+		if (!has_env(c, m->cfg->env_name)) {
+			cJSON *e = env_value(m->cfg->env_name, member_str(mount, "mountPath"));
+
+			if (!e || !cJSON_AddItemToArray(env, e)) {
+				cJSON_Delete(e);
+				m->oom = true;
+			}
+		}
+	}
+	if (m->full && c == m->target && !has_env(c, NETWORK_VOLUME_ENV)) {
+		cJSON *e = env_value(NETWORK_VOLUME_ENV, member_str(m->data_mount, "mountPath"));
+
+		if (!e || !cJSON_AddItemToArray(env, e)) {
+			cJSON_Delete(e);
+			m->oom = true;
+		}
+	}
+	add_to_list(m, &prefix, c, "env", env);
+	if (m->full && c == m->target)
+		target_ops(m, &prefix, c);
+out:
+	nv_buf_release(&prefix);
+}
+
+/* A mount like `like` (same mountPath, subPath, subPathExpr) of volume `vol`. */
+static cJSON *mount_like(const char *vol, const cJSON *like)
+{
+	static const char *const keep[] = {"mountPath", "subPath", "subPathExpr"};
+	cJSON *mnt = cJSON_CreateObject();
+	size_t i;
+
+	if (!mnt || !cJSON_AddStringToObject(mnt, "name", vol))
+		goto fail;
+	for (i = 0; i < NELEM(keep); i++) {
+		const char *v = member_str(like, keep[i]);
+
+		if (v && !cJSON_AddStringToObject(mnt, keep[i], v))
+			goto fail;
+	}
+	return mnt;
+fail:
+	cJSON_Delete(mnt);
+	return NULL;
+}
+
+static bool push(cJSON *arr, cJSON *item)
+{
+	if (item && cJSON_AddItemToArray(arr, item))
+		return true;
+	cJSON_Delete(item);
+	return false;
+}
+
+static cJSON *restore_container(struct mctx *m)
+{
+	const struct nv_restore_config *r = &m->cfg->restore;
+	const char *data_path = member_str(m->data_mount, "mountPath");
+	cJSON *c = cJSON_CreateObject(), *env, *mounts, *bin, *pod_id, *from;
+	bool ok;
+
+	if (!c)
+		return NULL;
+	ok = cJSON_AddStringToObject(c, "name", NV_MUTATE_INIT_NAME) &&
+	     cJSON_AddStringToObject(c, "image", r->image) &&
+	     cJSON_AddStringToObject(c, "imagePullPolicy", r->pull_policy) &&
+	     put(c, "command", str_array(restore_command, NELEM(restore_command)));
+	if (!ok)
+		goto fail;
+
+	env = cJSON_AddArrayToObject(c, "env");
+	if (!env || !push(env, env_value(NETWORK_VOLUME_ENV, data_path)))
+		goto fail;
+	if (m->ws_mount &&
+	    !push(env, env_value(m->cfg->env_name, member_str(m->ws_mount, "mountPath"))))
+		goto fail;
+	/* POD_ID from the downward API: valueFrom.fieldRef.fieldPath */
+	pod_id = cJSON_CreateObject();
+	if (!push(env, pod_id) || !cJSON_AddStringToObject(pod_id, "name", "POD_ID") ||
+	    !put(pod_id, "valueFrom",
+		 wrap("fieldRef", wrap("fieldPath", cJSON_CreateString("metadata.name")))))
+		goto fail;
+
+	from = cJSON_AddArrayToObject(c, "envFrom");
+	if (!from ||
+	    !push(from, wrap("secretRef", wrap("name", cJSON_CreateString(r->store_secret)))))
+		goto fail;
+
+	mounts = cJSON_AddArrayToObject(c, "volumeMounts");
+	bin = cJSON_CreateObject();
+	if (!mounts || !bin || !cJSON_AddStringToObject(bin, "name", NV_MUTATE_BIN_VOLUME) ||
+	    !cJSON_AddStringToObject(bin, "mountPath", NV_MUTATE_BIN_PATH)) {
+		cJSON_Delete(bin);
+		goto fail;
+	}
+	if (!push(mounts, bin) || !push(mounts, mount_like(m->data, m->data_mount)))
+		goto fail;
+	if (m->ws_mount && strcmp(member_str(m->ws_mount, "mountPath"), data_path) &&
+	    !push(mounts, mount_like(m->ws, m->ws_mount)))
+		goto fail;
+
+	if (r->resources_json) {
+		cJSON *res = cJSON_Parse(r->resources_json);
+
+		if (!put(c, "resources", res))
+			goto fail;
+	}
+	if (r->run_as_user_set &&
+	    !put(c, "securityContext",
+		 wrap("runAsUser", cJSON_CreateNumber((double)r->run_as_user))))
+		goto fail;
+	return c;
+fail:
+	cJSON_Delete(c);
+	return NULL;
+}
+
+/* The pod-level operations of the full injection. */
+static void pod_ops(struct mctx *m, cJSON *spec)
+{
+	const struct nv_buf noprefix = NV_BUF_INIT(0);
+	struct nv_buf prefix = NV_BUF_INIT(POINTER_MAX);
+	cJSON *list;
+
+	if (mkpath(m, &prefix, &noprefix, "spec", NULL))
+		goto out;
+	if (!find_named(member(spec, "volumes"), NV_MUTATE_BIN_VOLUME)) {
+		cJSON *vol = cJSON_CreateObject();
+
+		if (!vol || !cJSON_AddStringToObject(vol, "name", NV_MUTATE_BIN_VOLUME) ||
+		    !put(vol, "emptyDir", cJSON_CreateObject())) {
+			cJSON_Delete(vol);
+			m->oom = true;
+			goto out;
+		}
+		list = cJSON_CreateArray();
+		if (!push(list, vol)) {
+			cJSON_Delete(list);
+			list = NULL;
+		}
+		add_to_list(m, &prefix, spec, "volumes", list);
+	}
+	if (!find_named(member(spec, "initContainers"), NV_MUTATE_INIT_NAME)) {
+		list = cJSON_CreateArray();
+		if (!push(list, restore_container(m))) {
+			cJSON_Delete(list);
+			list = NULL;
+		}
+		add_to_list(m, &prefix, spec, "initContainers", list);
+	}
+out:
+	nv_buf_release(&prefix);
+}
+
+/* Is the full injection on for this pod, and can it be done? */
+static void plan_full(struct mctx *m, const cJSON *ann, cJSON *spec)
+{
+	const char *want = member_str(ann, NV_MUTATE_ANN_RESTORE);
+	const char *tname = member_str(ann, NV_MUTATE_ANN_CONTAINER);
+	cJSON *ctrs = member(spec, "containers"), *it;
+
+	m->full = m->cfg->restore.enabled;
+	if (want && !strcmp(want, "true"))
+		m->full = true;
+	else if (want && !strcmp(want, "false"))
+		m->full = false;
+	else if (want)
+		warn(m, "annotation %s='%.32s' is not \"true\" or \"false\"; ignored",
+		     NV_MUTATE_ANN_RESTORE, want);
+	if (!m->full)
+		return;
+	m->data = member_str(ann, NV_MUTATE_ANN_DATA);
+	if (!m->data)
+		m->data = m->cfg->restore.data_volume;
+	if (tname) {
+		m->target = find_named(ctrs, tname);
+		if (!m->target) {
+			warn(m, "restore-sync: no container named '%.63s'; not injected", tname);
+			m->full = false;
+			return;
+		}
+	} else {
+		m->target = cJSON_IsArray(ctrs) ? cJSON_GetArrayItem(ctrs, 0) : NULL;
+		if (!cJSON_IsObject(m->target)) {
+			m->full = false;
+			return;
+		}
+	}
+	m->data_mount = find_mount(m->target, m->data);
+	if (!m->data_mount) {
+		warn(m,
+		     "restore-sync: container '%.63s' does not mount the data volume '%.63s'; not "
+		     "injected",
+		     cname(m->target), m->data);
+		m->full = false;
+		return;
+	}
+	if (!strcmp(m->data, NV_MUTATE_BIN_VOLUME)) {
+		warn(m, "restore-sync: the data volume may not be '%s'; not injected",
+		     NV_MUTATE_BIN_VOLUME);
+		m->full = false;
+		return;
+	}
+	m->ws_mount = find_mount(m->target, m->ws);
+	if (!m->ws_mount) {
+		cJSON_ArrayForEach(it, ctrs)
+		{
+			if ((m->ws_mount = find_mount(it, m->ws)))
+				break;
+		}
+	}
+}
+
+static void mutate_pod(struct mctx *m, cJSON *pod)
+{
+	cJSON *meta = member(pod, "metadata"), *ann = member(meta, "annotations");
+	cJSON *spec = member(pod, "spec"), *list, *it;
+	int i;
+
+	m->ws = member_str(ann, NV_MUTATE_ANN_WORKSPACE);
+	if (!m->ws || !*m->ws)
+		m->ws = m->cfg->workspace_volume;
+	if (!cJSON_IsObject(spec)) {
+		warn(m, "netvol: the pod has no spec; nothing injected");
+		return;
+	}
+	plan_full(m, ann, spec);
+
+	list = member(spec, "initContainers");
+	if (!cJSON_IsArray(list))
+		list = NULL;
+	i = 0;
+	cJSON_ArrayForEach(it, list)
+	{
+		container_ops(m, "initContainers", i++, it);
+	}
+	list = member(spec, "containers");
+	if (!cJSON_IsArray(list))
+		list = NULL;
+	i = 0;
+	cJSON_ArrayForEach(it, list)
+	{
+		container_ops(m, "containers", i++, it);
+	}
+	if (m->full)
+		pod_ops(m, spec);
+	if (!m->ws_found)
+		warn(m, "netvol: no container mounts the workspace volume '%.63s'; %s not set",
+		     m->ws, m->cfg->env_name);
+}
+
+static int bad(struct nv_error *err, const char *what)
+{
+	return nv_error_set(err, NV_EINVALID, "%s", what);
+}
+
+/* Build the response review into a->response. */
+static int respond(struct mctx *m, const char *uid, struct nv_admission *a, struct nv_error *err)
+{
+	cJSON *root = cJSON_CreateObject(), *resp;
+	char *ops = NULL, *out = NULL;
+	struct nv_buf b64 = NV_BUF_INIT(PATCH_MAX);
+	int rc = NV_OK;
+
+	if (!root || !cJSON_AddStringToObject(root, "apiVersion", "admission.k8s.io/v1") ||
+	    !cJSON_AddStringToObject(root, "kind", "AdmissionReview") ||
+	    !(resp = cJSON_AddObjectToObject(root, "response")) ||
+	    !cJSON_AddStringToObject(resp, "uid", uid) || !cJSON_AddTrueToObject(resp, "allowed"))
+		goto oom;
+	if (m->ops && cJSON_GetArraySize(m->ops) > 0) {
+		ops = cJSON_PrintUnformatted(m->ops);
+		if (!ops)
+			goto oom;
+		if ((rc = nv_buf_addstr(&a->patch, ops, err)) ||
+		    (rc = nv_mutate_base64(&b64, ops, strlen(ops), err)))
+			goto out;
+		if (!cJSON_AddStringToObject(resp, "patchType", "JSONPatch") ||
+		    !cJSON_AddStringToObject(resp, "patch", b64.p))
+			goto oom;
+		a->patch_ops = (size_t)cJSON_GetArraySize(m->ops);
+	}
+	if (m->warnings && cJSON_GetArraySize(m->warnings) > 0) {
+		cJSON *w = cJSON_Duplicate(m->warnings, 1);
+
+		if (!put(resp, "warnings", w))
+			goto oom;
+	}
+	out = cJSON_PrintUnformatted(root);
+	if (!out)
+		goto oom;
+	nv_buf_reset(&a->response);
+	rc = nv_buf_addstr(&a->response, out, err);
+	goto out;
+oom:
+	rc = nv_error_set(err, NV_ENOMEM, "out of memory building the admission response");
+out:
+	cJSON_free(ops);
+	cJSON_free(out);
+	cJSON_Delete(root);
+	nv_buf_release(&b64);
+	return rc;
+}
+
+int nv_mutate_review(const struct nv_mutate_config *c, const char *body, size_t len,
+		     struct nv_admission *a, struct nv_error *err)
+{
+	struct mctx m = {.cfg = c};
+	cJSON *root = NULL, *req, *kind, *pod, *meta;
+	const char *s, *uid, *op, *k, *group, *version, *sub;
+	int rc;
+
+	a->result = NV_ADM_ERROR;
+	a->patch_ops = 0;
+	nv_buf_reset(&a->patch);
+	nv_buf_reset(&a->response);
+	arena_begin();
+	root = cJSON_ParseWithLength(body, len);
+	if (!root) {
+		/* cJSON cannot tell a parse error from a failed allocation */
+		rc = bad(err, "request body is not valid JSON");
+		goto out;
+	}
+	if (!cJSON_IsObject(root)) {
+		rc = bad(err, "request body is not a JSON object");
+		goto out;
+	}
+	s = member_str(root, "apiVersion");
+	if (!s || strcmp(s, "admission.k8s.io/v1")) {
+		rc = nv_error_set(err, NV_EINVALID, "apiVersion '%.64s' is not admission.k8s.io/v1",
+				  s ? s : "(missing)");
+		goto out;
+	}
+	s = member_str(root, "kind");
+	if (!s || strcmp(s, "AdmissionReview")) {
+		rc = nv_error_set(err, NV_EINVALID, "kind '%.64s' is not AdmissionReview",
+				  s ? s : "(missing)");
+		goto out;
+	}
+	req = member(root, "request");
+	if (!cJSON_IsObject(req)) {
+		rc = bad(err, "the review has no request object");
+		goto out;
+	}
+	uid = member_str(req, "uid");
+	if (!uid || !*uid) {
+		rc = bad(err, "the request has no uid");
+		goto out;
+	}
+	copy_field(a->uid, uid);
+	copy_field(a->namespace, member_str(req, "namespace"));
+	copy_field(a->name, member_str(req, "name"));
+	a->dry_run = cJSON_IsTrue(member(req, "dryRun"));
+
+	m.ops = cJSON_CreateArray();
+	m.warnings = cJSON_CreateArray();
+	if (!m.ops || !m.warnings) {
+		rc = nv_error_set(err, NV_ENOMEM, "out of memory");
+		goto out;
+	}
+
+	kind = member(req, "kind");
+	k = member_str(kind, "kind");
+	group = member_str(kind, "group");
+	version = member_str(kind, "version");
+	op = member_str(req, "operation");
+	sub = member_str(req, "subResource");
+	pod = member(req, "object");
+	meta = member(pod, "metadata");
+	if (!k || strcmp(k, "Pod") || (group && *group) || (version && strcmp(version, "v1")) ||
+	    (sub && *sub)) {
+		a->result = NV_ADM_SKIPPED;
+		copy_field(a->reason, "not a pod");
+	} else if (!op || strcmp(op, "CREATE")) {
+		a->result = NV_ADM_SKIPPED;
+		copy_field(a->reason, "not a create");
+	} else if (!cJSON_IsObject(pod)) {
+		a->result = NV_ADM_SKIPPED;
+		copy_field(a->reason, "no pod object");
+		warn(&m, "netvol: the request has no pod object; nothing injected");
+	} else {
+		const char *inject = member_str(member(meta, "annotations"), NV_MUTATE_ANN_INJECT);
+
+		if (!a->name[0])
+			copy_field(a->name, member_str(meta, "name"));
+		if (!a->name[0])
+			copy_field(a->name, member_str(meta, "generateName"));
+		if (!a->namespace[0])
+			copy_field(a->namespace, member_str(meta, "namespace"));
+		if (inject && !strcmp(inject, "false")) {
+			a->result = NV_ADM_SKIPPED;
+			copy_field(a->reason, "opted out");
+		} else {
+			mutate_pod(&m, pod);
+			a->result = NV_ADM_UNCHANGED;
+		}
+	}
+	if (m.oom) {
+		rc = nv_error_set(err, NV_ENOMEM, "out of memory building the patch");
+		goto out;
+	}
+	if ((rc = respond(&m, uid, a, err)))
+		goto out;
+	if (a->patch_ops)
+		a->result = NV_ADM_PATCHED;
+out:
+	if (rc)
+		a->result = NV_ADM_ERROR;
+	cJSON_Delete(m.ops);
+	cJSON_Delete(m.warnings);
+	cJSON_Delete(root);
+	arena_end();
+	return rc;
+}
