@@ -22,7 +22,7 @@
 
 static const char *const prestop_command[] = {NV_MUTATE_BIN_PATH "/netvol", "sync"};
 static const char *const restore_command[] = {"/netvol", "restore", "--install-to",
-					      NV_MUTATE_BIN_PATH};
+					      NV_MUTATE_INIT_BIN_PATH};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -851,6 +851,35 @@ static cJSON *wrap(const char *key, cJSON *v)
 	return o;
 }
 
+/* POD_ID from the downward API: valueFrom.fieldRef.fieldPath. */
+static cJSON *pod_id_env(void)
+{
+	cJSON *e = cJSON_CreateObject();
+
+	if (!e || !cJSON_AddStringToObject(e, "name", "POD_ID") ||
+	    !put(e, "valueFrom",
+		 wrap("fieldRef", wrap("fieldPath", cJSON_CreateString("metadata.name"))))) {
+		cJSON_Delete(e);
+		return NULL;
+	}
+	return e;
+}
+
+/* Does the container already take its env from this secret? */
+static bool has_secret_env_from(const cJSON *c, const char *secret)
+{
+	const cJSON *from = member((cJSON *)c, "envFrom"), *it;
+
+	cJSON_ArrayForEach(it, from)
+	{
+		const cJSON *ref = member((cJSON *)it, "secretRef");
+
+		if (ref && !strcmp(member_str(ref, "name"), secret))
+			return true;
+	}
+	return false;
+}
+
 static void target_ops(struct mctx *m, const struct nv_buf *prefix, cJSON *c)
 {
 	struct nv_buf path = NV_BUF_INIT(POINTER_MAX);
@@ -874,6 +903,21 @@ static void target_ops(struct mctx *m, const struct nv_buf *prefix, cJSON *c)
 			if (!mounts)
 				cJSON_Delete(mnt);
 			add_to_list(m, prefix, c, "volumeMounts", mounts);
+		}
+	}
+
+	/* the store settings for the preStop sync (the init container's too) */
+	if (!has_secret_env_from(c, m->cfg->restore.store_secret)) {
+		cJSON *from = cJSON_CreateArray();
+		cJSON *ref = wrap("secretRef",
+				  wrap("name", cJSON_CreateString(m->cfg->restore.store_secret)));
+
+		if (!from || !ref || !cJSON_AddItemToArray(from, ref)) {
+			cJSON_Delete(from);
+			cJSON_Delete(ref);
+			m->oom = true;
+		} else {
+			add_to_list(m, prefix, c, "envFrom", from);
 		}
 	}
 
@@ -939,6 +983,15 @@ static void container_ops(struct mctx *m, const char *list, int idx, cJSON *c)
 			m->oom = true;
 		}
 	}
+	if (m->full && c == m->target && !has_env(c, "POD_ID")) {
+		/* the preStop sync needs it for pod-scoped datasets */
+		cJSON *e = pod_id_env();
+
+		if (!e || !cJSON_AddItemToArray(env, e)) {
+			cJSON_Delete(e);
+			m->oom = true;
+		}
+	}
 	add_to_list(m, &prefix, c, "env", env);
 	if (m->full && c == m->target)
 		target_ops(m, &prefix, c);
@@ -997,11 +1050,8 @@ static cJSON *restore_container(struct mctx *m)
 	if (m->ws_mount &&
 	    !push(env, env_value(m->cfg->env_name, member_str(m->ws_mount, "mountPath"))))
 		goto fail;
-	/* POD_ID from the downward API: valueFrom.fieldRef.fieldPath */
-	pod_id = cJSON_CreateObject();
-	if (!push(env, pod_id) || !cJSON_AddStringToObject(pod_id, "name", "POD_ID") ||
-	    !put(pod_id, "valueFrom",
-		 wrap("fieldRef", wrap("fieldPath", cJSON_CreateString("metadata.name")))))
+	pod_id = pod_id_env();
+	if (!push(env, pod_id))
 		goto fail;
 
 	from = cJSON_AddArrayToObject(c, "envFrom");
@@ -1012,7 +1062,7 @@ static cJSON *restore_container(struct mctx *m)
 	mounts = cJSON_AddArrayToObject(c, "volumeMounts");
 	bin = cJSON_CreateObject();
 	if (!mounts || !bin || !cJSON_AddStringToObject(bin, "name", NV_MUTATE_BIN_VOLUME) ||
-	    !cJSON_AddStringToObject(bin, "mountPath", NV_MUTATE_BIN_PATH)) {
+	    !cJSON_AddStringToObject(bin, "mountPath", NV_MUTATE_INIT_BIN_PATH)) {
 		cJSON_Delete(bin);
 		goto fail;
 	}

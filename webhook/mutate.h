@@ -43,6 +43,9 @@
 /* Names the full injection adds. */
 #define NV_MUTATE_BIN_VOLUME "netvol-bin"
 #define NV_MUTATE_BIN_PATH "/netvol/bin"
+/* In the init container the image's binary is the file /netvol, so the
+ * emptyDir cannot be mounted below it: it goes here instead. */
+#define NV_MUTATE_INIT_BIN_PATH "/netvol-bin"
 #define NV_MUTATE_INIT_NAME "netvol-restore"
 
 /* restoreSync in the config file. */

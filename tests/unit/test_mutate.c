@@ -307,19 +307,22 @@ static struct mcase cases[] = {
 	    "," WS_MOUNT "]}],'volumes':[{'name':'data','emptyDir':{}}]}}",
      .result = R_PATCHED,
      .patch = "[{'op':'add','path':'/spec/containers/0/env','value':[{'name':'_NETWORK_VOLUME',"
-	      "'value':'/workspace'},{'name':'NETWORK_VOLUME','value':'/data'}]},"
+	      "'value':'/workspace'},{'name':'NETWORK_VOLUME','value':'/data'},{'name':'POD_ID',"
+	      "'valueFrom':{'fieldRef':{'fieldPath':'metadata.name'}}}]},"
 	      "{'op':'add','path':'/spec/containers/0/volumeMounts/-','value':{'name':'netvol-bin',"
 	      "'mountPath':'/netvol/bin','readOnly':true}},"
+	      "{'op':'add','path':'/spec/containers/0/envFrom','value':[{'secretRef':{'name':"
+	      "'netvol-store'}}]},"
 	      "{'op':'add','path':'/spec/containers/0/lifecycle','value':{'preStop':{'exec':{"
 	      "'command':['/netvol/bin/netvol','sync']}}}},"
 	      "{'op':'add','path':'/spec/volumes/-','value':{'name':'netvol-bin','emptyDir':{}}},"
 	      "{'op':'add','path':'/spec/initContainers','value':[{'name':'netvol-restore',"
 	      "'image':'netvol-init:0.1.0','imagePullPolicy':'IfNotPresent','command':['/netvol',"
-	      "'restore','--install-to','/netvol/bin'],'env':[{'name':'NETWORK_VOLUME','value':"
+	      "'restore','--install-to','/netvol-bin'],'env':[{'name':'NETWORK_VOLUME','value':"
 	      "'/data'},{'name':'_NETWORK_VOLUME','value':'/workspace'},{'name':'POD_ID',"
 	      "'valueFrom':{'fieldRef':{'fieldPath':'metadata.name'}}}],'envFrom':[{'secretRef':{"
 	      "'name':'netvol-store'}}],'volumeMounts':[{'name':'netvol-bin','mountPath':"
-	      "'/netvol/bin'},{'name':'data','mountPath':'/data'},{'name':'workspace','mountPath':"
+	      "'/netvol-bin'},{'name':'data','mountPath':'/data'},{'name':'workspace','mountPath':"
 	      "'/workspace'}]}]}]"},
     {.name = "full: config, named container, existing lifecycle",
      .cfg = "{'restoreSync':{'enabled':true,'image':'reg/netvol-init:9','imagePullPolicy':"
