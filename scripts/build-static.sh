@@ -135,6 +135,30 @@ build_curl() {
 	printf '%s\n' "$CURL_OPTS" >"$CURL_PREFIX/.options"
 }
 
+# cJSON (the S3 module's container-credentials JSON): Debian's libcjson-dev
+# has no static library, so compile cJSON.c from Debian's source package.
+CJSON_A=$DEPS/cjson/libcjson.a
+build_cjson() {
+	say "building a static cJSON in $DEPS/cjson"
+	apt_dir=$DEPS/apt
+	src_dir=$DEPS/src-cjson
+	rm -rf "$src_dir" "$DEPS/cjson"
+	mkdir -p "$apt_dir/lists/partial" "$src_dir" "$DEPS/cjson"
+	deb_src_lines | sort -u >"$apt_dir/sources.list"
+	set -- -o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o "Dir::Etc::sourceparts=/nonexistent" \
+		-o "Dir::State::Lists=$apt_dir/lists" -o "APT::Sandbox::User=root" -q
+	[ -n "$(ls "$apt_dir/lists" 2>/dev/null | grep -v partial)" ] ||
+		apt-get "$@" update >"$apt_dir/update.log" 2>&1 || { cat "$apt_dir/update.log" >&2; die "apt-get update (deb-src) failed"; }
+	(cd "$src_dir" && apt-get "$@" source cjson) >"$apt_dir/source-cjson.log" 2>&1 ||
+		{ cat "$apt_dir/source-cjson.log" >&2; die "apt-get source cjson failed"; }
+	dir=$(find "$src_dir" -mindepth 1 -maxdepth 1 -type d -name 'cjson-*' | head -n 1)
+	[ -n "$dir" ] && [ -f "$dir/cJSON.c" ] || die "no cJSON source in $src_dir"
+	$CC -O2 -g0 -c "$dir/cJSON.c" -o "$DEPS/cjson/cJSON.o" || die "cJSON build failed"
+	ar rcs "$CJSON_A" "$DEPS/cjson/cJSON.o"
+	rm -rf "$src_dir"
+}
+[ -f "$CJSON_A" ] || build_cjson
+
 if [ ! -f "$CURL_PREFIX/lib/libcurl.a" ] || [ ! -f "$CURL_PREFIX/.options" ] ||
 	[ "$(cat "$CURL_PREFIX/.options")" != "$CURL_OPTS" ]; then
 	build_curl
@@ -142,7 +166,7 @@ else
 	say "using the cached libcurl in $CURL_PREFIX"
 fi
 
-LIBS="$CURL_PREFIX/lib/libcurl.a $EXPAT_A $ZSTD_A $SSL_A $CRYPTO_A -ldl -lpthread -lm"
+LIBS="$CURL_PREFIX/lib/libcurl.a $CJSON_A $EXPAT_A $ZSTD_A $SSL_A $CRYPTO_A -ldl -lpthread -lm"
 say "linking build/static/bin/netvol"
 # shellcheck disable=SC2086
 make --no-print-directory BUILD=build/static BIN=build/static/bin LDSTATIC=-static \
