@@ -38,7 +38,7 @@ export ASAN_OPTIONS
 UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 export UBSAN_OPTIONS
 
-.PHONY: all clean test test-unit asan-run test-integration check checksrc format \
+.PHONY: all clean test test-unit asan-run FORCE test-integration check checksrc format \
 	asan deps demo bench static help
 all: build-all
 
@@ -49,6 +49,13 @@ build-all: $(ALL_TARGETS)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(NV_CPPFLAGS) $(NV_CFLAGS) -MMD -MP -c $< -o $@
+
+# version.o carries the commit: rebuild it when the commit changes.
+$(BUILD)/commit.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@[ "$$(cat $@ 2>/dev/null)" = "$(GIT_COMMIT)" ] || echo "$(GIT_COMMIT)" >$@
+$(BUILD)/common/version.o: $(BUILD)/commit.stamp
+FORCE:
 
 $(LIBNETVOL): $(COMMON_OBJ)
 	@rm -f $@

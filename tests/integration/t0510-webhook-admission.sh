@@ -77,18 +77,20 @@ s = json.load(open(sys.argv[1]))["spec"]
 init = s["initContainers"][-1]
 assert init["name"] == "netvol-restore", init
 assert init["image"] == "registry.example/netvol-init:0.1.0"
-assert init["command"] == ["/netvol", "restore", "--install-to", "/netvol/bin"]
+assert init["command"] == ["/netvol", "restore", "--install-to", "/netvol-bin"]
 assert init["securityContext"] == {"runAsUser": 1337}
 assert init["envFrom"] == [{"secretRef": {"name": "netvol-store"}}]
 env = {e["name"]: e for e in init["env"]}
 assert env["NETWORK_VOLUME"]["value"] == "/data" and env["_NETWORK_VOLUME"]["value"] == "/workspace"
 assert env["POD_ID"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
-assert {m["name"]: m["mountPath"] for m in init["volumeMounts"]} == {"netvol-bin": "/netvol/bin", "data": "/data", "workspace": "/workspace"}
+assert {m["name"]: m["mountPath"] for m in init["volumeMounts"]} == {"netvol-bin": "/netvol-bin", "data": "/data", "workspace": "/workspace"}
 c = s["containers"][0]
 assert c["lifecycle"]["preStop"]["exec"]["command"] == ["/netvol/bin/netvol", "sync"]
 assert {"name": "netvol-bin", "mountPath": "/netvol/bin", "readOnly": True} in c["volumeMounts"]
 assert {"name": "netvol-bin", "emptyDir": {}} in s["volumes"]
 assert [e["name"] for e in c["env"]].count("NETWORK_VOLUME") == 1
+assert [e["name"] for e in c["env"]].count("POD_ID") == 1
+assert {"secretRef": {"name": "netvol-store"}} in c["envFrom"]
 print("ok")' "$T/full.json")
 assert_eq "$check" ok
 wh_review CREATE "$T/full.json" "$T/review-full2.json"
