@@ -636,6 +636,7 @@ struct mctx {
 	cJSON *target;	   /* the container that gets the preStop hook */
 	cJSON *data_mount; /* target's mount of the data volume */
 	cJSON *ws_mount;   /* target's (else any container's) workspace mount */
+	long long grace_s; /* spec.terminationGracePeriodSeconds, 0 = default */
 	bool ws_found;	   /* some container mounts the workspace volume */
 };
 
@@ -851,6 +852,15 @@ static cJSON *wrap(const char *key, cJSON *v)
 	return o;
 }
 
+/* How long the preStop sync may run in a pod with this grace period:
+ * 10 s of margin for the kubelet, or a third of a short grace period. */
+static long long deadline_for(long long grace_s)
+{
+	if (grace_s <= 0)
+		grace_s = 30; /* the Kubernetes default */
+	return grace_s > 30 ? grace_s - 10 : grace_s * 2 / 3 > 1 ? grace_s * 2 / 3 : 1;
+}
+
 /* POD_ID from the downward API: valueFrom.fieldRef.fieldPath. */
 static cJSON *pod_id_env(void)
 {
@@ -978,6 +988,18 @@ static void container_ops(struct mctx *m, const char *list, int idx, cJSON *c)
 	if (m->full && c == m->target && !has_env(c, NETWORK_VOLUME_ENV)) {
 		cJSON *e = env_value(NETWORK_VOLUME_ENV, member_str(m->data_mount, "mountPath"));
 
+		if (!e || !cJSON_AddItemToArray(env, e)) {
+			cJSON_Delete(e);
+			m->oom = true;
+		}
+	}
+	if (m->full && c == m->target && !has_env(c, "NETVOL_DEADLINE")) {
+		/* the preStop sync must end before the kubelet kills the pod */
+		char d[32];
+		cJSON *e;
+
+		snprintf(d, sizeof(d), "%llds", (long long)deadline_for(m->grace_s));
+		e = env_value("NETVOL_DEADLINE", d);
 		if (!e || !cJSON_AddItemToArray(env, e)) {
 			cJSON_Delete(e);
 			m->oom = true;
@@ -1145,6 +1167,10 @@ static void plan_full(struct mctx *m, const cJSON *ann, cJSON *spec)
 	m->data = member_str(ann, NV_MUTATE_ANN_DATA);
 	if (!m->data)
 		m->data = m->cfg->restore.data_volume;
+	it = member(spec, "terminationGracePeriodSeconds");
+	m->grace_s = cJSON_IsNumber(it) && it->valuedouble > 0 && it->valuedouble < 1e9
+			 ? (long long)it->valuedouble
+			 : 0;
 	if (tname) {
 		m->target = find_named(ctrs, tname);
 		if (!m->target) {

@@ -307,7 +307,8 @@ static struct mcase cases[] = {
 	    "," WS_MOUNT "]}],'volumes':[{'name':'data','emptyDir':{}}]}}",
      .result = R_PATCHED,
      .patch = "[{'op':'add','path':'/spec/containers/0/env','value':[{'name':'_NETWORK_VOLUME',"
-	      "'value':'/workspace'},{'name':'NETWORK_VOLUME','value':'/data'},{'name':'POD_ID',"
+	      "'value':'/workspace'},{'name':'NETWORK_VOLUME','value':'/data'},{'name':"
+	      "'NETVOL_DEADLINE','value':'20s'},{'name':'POD_ID',"
 	      "'valueFrom':{'fieldRef':{'fieldPath':'metadata.name'}}}]},"
 	      "{'op':'add','path':'/spec/containers/0/volumeMounts/-','value':{'name':'netvol-bin',"
 	      "'mountPath':'/netvol/bin','readOnly':true}},"
@@ -324,6 +325,34 @@ static struct mcase cases[] = {
 	      "'name':'netvol-store'}}],'volumeMounts':[{'name':'netvol-bin','mountPath':"
 	      "'/netvol-bin'},{'name':'data','mountPath':'/data'},{'name':'workspace','mountPath':"
 	      "'/workspace'}]}]}]"},
+    {.name = "full: deadline from a long grace period",
+     .op = "CREATE",
+     .kind = "Pod",
+     .pod = "{'metadata':{'name':'p','annotations':{'netvol.io/restore-sync':'true'}},"
+	    "'spec':{'terminationGracePeriodSeconds':120,'containers':[{'name':'comfy','image':"
+	    "'i','volumeMounts':[" DATA_MOUNT "]}],'volumes':[{'name':'data','emptyDir':{}}]}}",
+     .result = R_PATCHED,
+     .patch = "*",
+     .has = {"{'name':'NETVOL_DEADLINE','value':'110s'}"}},
+    {.name = "full: deadline from a short grace period",
+     .op = "CREATE",
+     .kind = "Pod",
+     .pod = "{'metadata':{'name':'p','annotations':{'netvol.io/restore-sync':'true'}},"
+	    "'spec':{'terminationGracePeriodSeconds':15,'containers':[{'name':'comfy','image':"
+	    "'i','volumeMounts':[" DATA_MOUNT "]}],'volumes':[{'name':'data','emptyDir':{}}]}}",
+     .result = R_PATCHED,
+     .patch = "*",
+     .has = {"{'name':'NETVOL_DEADLINE','value':'10s'}"}},
+    {.name = "full: the container's own deadline is kept",
+     .op = "CREATE",
+     .kind = "Pod",
+     .pod = "{'metadata':{'name':'p','annotations':{'netvol.io/restore-sync':'true'}},"
+	    "'spec':{'containers':[{'name':'comfy','image':'i','env':[{'name':'NETVOL_DEADLINE',"
+	    "'value':'5m'}],'volumeMounts':[" DATA_MOUNT "]}],'volumes':[{'name':'data',"
+	    "'emptyDir':{}}]}}",
+     .result = R_PATCHED,
+     .patch = "*",
+     .hasnot = "'name':'NETVOL_DEADLINE','value':'20s'"},
     {.name = "full: config, named container, existing lifecycle",
      .cfg = "{'restoreSync':{'enabled':true,'image':'reg/netvol-init:9','imagePullPolicy':"
 	    "'Always','dataVolume':'pod-data','storeSecret':'s3-creds','runAsUser':1337,"
