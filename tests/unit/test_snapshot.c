@@ -1,5 +1,6 @@
 #include "testutil.h"
 
+#include "mem.h"
 #include "snapshot.h"
 
 /* ---- helpers to build manifests ---- */
@@ -328,4 +329,47 @@ Test(snapshot, blob_map_grows)
 	cr_assert(!ins);
 	cr_assert_eq(nv_blob_map_get(&m, k)->off, 5);
 	nv_blob_map_release(&m);
+}
+
+/* Every allocation of encode/decode may fail: the result is NV_ENOMEM and
+ * nothing leaks (the sanitizer run checks the leaks). */
+Test(snapshot, allocation_failures)
+{
+	struct nv_manifest m, d;
+	struct nv_buf b = NV_BUF_INIT(NV_BUF_UNLIMITED);
+	long n;
+	int rc;
+
+	base(&m);
+	add(&m, "a", NV_ENT_DIR, NULL, 0, 0);
+	add(&m, "a/f", NV_ENT_FILE, NULL, 3, 0);
+	add(&m, "a/l", NV_ENT_SYMLINK, "f", 0, 0);
+	nv_manifest_compute_digest(&m, NULL);
+	cr_assert_eq(nv_manifest_encode(&m, 3, &b, NULL), NV_OK);
+	for (n = 0; n < 200; n++) {
+		nv_manifest_init(&d);
+		nv_mem_fail_after(n);
+		rc = nv_manifest_decode(b.p, b.len, &d, NULL);
+		nv_mem_fail_after(-1);
+		cr_assert(rc == NV_OK || rc == NV_ENOMEM, "n=%ld rc=%d", n, rc);
+		if (rc == NV_OK) {
+			cr_assert_eq(d.nentries, 4);
+			nv_manifest_release(&d);
+			break;
+		}
+	}
+	cr_assert_lt(n, 200, "decode never succeeded");
+	for (n = 0; n < 200; n++) {
+		struct nv_buf o = NV_BUF_INIT(NV_BUF_UNLIMITED);
+
+		nv_mem_fail_after(n);
+		rc = nv_manifest_encode(&m, 3, &o, NULL);
+		nv_mem_fail_after(-1);
+		nv_buf_release(&o);
+		cr_assert(rc == NV_OK || rc == NV_ENOMEM, "n=%ld rc=%d", n, rc);
+		if (rc == NV_OK)
+			break;
+	}
+	nv_buf_release(&b);
+	nv_manifest_release(&m);
 }
