@@ -252,6 +252,31 @@ int nv_gc_dataset(struct nv_store *s, const char *prefix, const struct nv_gc_opt
 		}
 		nv_manifest_release(&m);
 	}
+	/* A sync that started after our first look has written its lock by
+	 * now, and what it stores is newer than our listing: if one is
+	 * there, leave the dataset for the next run. A sync starting after
+	 * this check names no object we are about to delete (it sees our
+	 * lock, so it trusts only HEAD's packs, which we keep). */
+	if ((rc = nv_lock_find(s, prefix, "sync", NULL, &busy, err)))
+		goto out;
+	/* and a sync that finished meanwhile has moved HEAD */
+	{
+		unsigned char now_head[NV_HASH_LEN];
+		int hrc = nv_engine_read_head(s, prefix, now_head, err);
+
+		if (hrc && hrc != NV_ENOTFOUND) {
+			rc = hrc;
+			goto out;
+		}
+		if ((hrc == NV_OK) != have_head ||
+		    (have_head && memcmp(now_head, head, NV_HASH_LEN)))
+			busy = true;
+	}
+	if (busy) {
+		res->skipped_busy = true;
+		res->snapshots_kept = res->packs_kept = 0;
+		goto out;
+	}
 	/* delete: snapshots first, then packs (index before pack) */
 	for (i = 0; i < all.n && !rc; i++) {
 		if (!id_of(all.o[i].key, plen, "snapshots/", "", id))

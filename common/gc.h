@@ -5,8 +5,11 @@
  * time. Each party writes its own lock first and then lists the others, so
  * of a sync and a gc that overlap, at least one sees the other: gc then
  * leaves the dataset alone; a sync that sees a gc lock trusts only the packs
- * of HEAD (which gc always keeps). Locks older than NV_LOCK_STALE_S are
- * leftovers of killed runs and are ignored (and removed by gc).
+ * of HEAD (which gc always keeps). gc looks for sync locks again, and reads
+ * HEAD again, after listing the store and before deleting anything: a sync
+ * that ran meanwhile makes it leave the dataset for the next run. Locks
+ * older than NV_LOCK_STALE_S are leftovers of killed runs and are ignored
+ * (and removed by gc).
  */
 #ifndef NV_GC_H
 #define NV_GC_H

@@ -188,8 +188,26 @@ export NV_RGW_DIR AWS_ENDPOINT_URL_S3 NV_RGW_HTTPS_URL NV_RGW_CA_BUNDLE AWS_ACCE
 EOF
 }
 
+# Kill the gateway (kill -9, like a crash), wait DOWN seconds, start it
+# again on the same cluster and port: rgw.sh restart-gw DIR [DOWN]. With
+# DOWN "never" it stays down.
+restart_gw() {
+	D=$1
+	C="$D/ceph.conf"
+	pid=$(cat "$D/radosgw.pid" 2>/dev/null || true)
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	[ "${2:-2}" = never ] && return 0
+	sleep "${2:-2}"
+	radosgw -c "$C" -n client.rgw --pid-file "$D/radosgw.pid" >>"$D/log/daemons.log" 2>&1 ||
+		fail "radosgw did not restart"
+	port=$(sed -n 's/.* endpoint=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$C" | head -n 1)
+	wait_for 60 python3 -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$port/', timeout=2)" ||
+		fail "radosgw not answering after the restart"
+}
+
 case "${1:-}" in
 start) start ;;
+restart-gw) restart_gw "${2:?usage: rgw.sh restart-gw DIR [DOWN]}" "${3:-2}" ;;
 stop) stop "${2:?usage: rgw.sh stop DIR}" ;;
 *)
 	echo "usage: rgw.sh start | rgw.sh stop DIR" >&2

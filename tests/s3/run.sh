@@ -118,5 +118,16 @@ if [ -n "${NETVOL_BIN:-}" ] && [ -z "${NETVOL_ASAN:-}" ]; then
 	echo "s3: faults injected into the engine run: $(grep -c '^fault' "$W/proxy2.log")" \
 		"($(grep -o '^fault [a-z0-9]*' "$W/proxy2.log" | sort | uniq -c | tr -s ' ' | tr '\n' ','))"
 fi
+# the server killed and restarted under a sync and a restore (normal run only)
+if [ -n "${NETVOL_BIN:-}" ] && [ -z "${NETVOL_ASAN:-}" ]; then
+	if sh "$HERE/restart.sh" >"$W/restart.log" 2>&1; then
+		grep -E '^(restart|restore|down|note):' "$W/restart.log" | sed 's/^/s3: /'
+		echo "ok   server killed and restarted during sync and restore"
+	else
+		fail=1
+		tail -n 30 "$W/restart.log"
+		echo "FAIL server killed and restarted during sync and restore"
+	fi
+fi
 [ $fail = 0 ] && echo "s3: all passed"
 exit $fail
