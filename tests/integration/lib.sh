@@ -83,7 +83,7 @@ make_tree() {
 	touch -d '2003-01-01 00:00:00' "$d/venv/share/empty"
 }
 
-treecmp() { python3 "$(dirname "$0")/treecmp.py" "$1" "$2" || fail "trees differ: $1 $2"; }
+treecmp() { python3 "${NV_TEST_DIR:-$(dirname "$0")}/treecmp.py" "$1" "$2" || fail "trees differ: $1 $2"; }
 
 # The value of key=value in a log line of event $1 from $OUT: logval EVENT KEY
 logval() { printf '%s\n' "$OUT" | grep "event=$1 " | head -n 1 | tr ' ' '\n' | sed -n "s/^$2=//p"; }

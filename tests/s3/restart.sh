@@ -5,6 +5,7 @@
 # Run by tests/s3/run.sh with the server's variables exported and NETVOL_BIN.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
+NV_TEST_DIR="$HERE/../integration"
 . "$HERE/../integration/lib.sh"
 : "${NV_RGW_DIR:?}" "${NETVOL_TEST_S3_BUCKET:?}"
 export NETVOL_STORE="s3://$NETVOL_TEST_S3_BUCKET/restart-$$" POD_USER_NAME=kim
