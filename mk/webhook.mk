@@ -49,3 +49,9 @@ TEST_TARGETS += webhook-fuzz
 .PHONY: bench-webhook
 bench-webhook: $(BIN)/netvol-webhook
 	@tests/webhook/bench.sh $(abspath $(BIN))
+
+# The hostile-load test for a minute instead of a few seconds (issue 7):
+# slow clients, then valid and malformed admissions mixed; zero 5xx, flat RSS.
+.PHONY: soak-webhook
+soak-webhook: build-all
+	@WH_SOAK_SECONDS=60 T=t0550 NETVOL_BIN=$(abspath $(BIN)) tests/integration/run.sh
