@@ -290,6 +290,8 @@ out:
 
 /* ---- copies ---- */
 
+int nv_volume_progress_ms = 5000;
+
 static int copy_file(int sfd, int dfd, uint64_t size, const char *what, struct nv_error *err)
 {
 	uint64_t done = 0;
@@ -344,10 +346,12 @@ static int copy_entries(int srcfd, int dstfd, struct nv_walk *w, int64_t deadlin
 			uint64_t *bytes, struct nv_error *err)
 {
 	struct nv_blob_map inodes;
+	struct nv_progress prog;
 	size_t k;
 	int rc = NV_OK;
 
 	nv_blob_map_init(&inodes);
+	nv_progress_start(&prog, "copy_to_nv", w->e[0].path, w->file_bytes, nv_volume_progress_ms);
 	for (k = 1; k < w->n && !rc; k++) {
 		struct nv_walk_entry *e = &w->e[k];
 
@@ -403,6 +407,7 @@ static int copy_entries(int srcfd, int dstfd, struct nv_walk *w, int64_t deadlin
 			if (close(dfd) < 0 && !rc)
 				rc = nv_error_sys(err, NV_EIO, errno, "cannot write '%s'", e->path);
 			*bytes += e->size;
+			nv_progress_add(&prog, e->size);
 		}
 	}
 	nv_blob_map_release(&inodes);

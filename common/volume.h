@@ -43,6 +43,9 @@ enum nv_link_result {
 int nv_volume_link(const char *path, const char *target, enum nv_link_result *res,
 		   struct nv_error *err);
 
+/* How often a copy logs progress (the CLI sets it from the config). */
+extern int nv_volume_progress_ms;
+
 /* Copy folder `src` to `dst` (absolute, must not exist): into a staging
  * folder next to dst, then one rename. NV_EEXISTS if dst appeared meanwhile
  * (another pod won the race; our copy is discarded). Keeps modes, times,

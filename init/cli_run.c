@@ -268,6 +268,7 @@ static int run_setup(struct run *r, int argc, char **argv, bool restore)
 	if ((ex = nv_cli_setup(&r->cfg, verb)))
 		return ex;
 	r->start_ms = nv_now_ms();
+	nv_volume_progress_ms = (int)r->cfg.progress_interval_ms;
 	r->deadline_ms = r->cfg.deadline_ms ? r->start_ms + r->cfg.deadline_ms : 0;
 	if (nv_config_require_volume(&r->cfg, &e) || nv_config_require_store(&r->cfg, &e)) {
 		fprintf(stderr, "netvol %s: %s\n", verb, e.msg);

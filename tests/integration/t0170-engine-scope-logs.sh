@@ -38,3 +38,20 @@ assert_exit 0 "$T/bin/netvol-sync" --help
 assert_contains "$OUT" "usage: netvol sync"
 assert_exit 0 env POD_ID=pod-a NETWORK_VOLUME="$T/d" "$NETVOL" restore --install-to "$T/bin2" .comfyui
 [ -x "$T/bin2/netvol" ] || fail "--install-to did not install"
+
+# long transfers log progress: bytes done/total, MB/s, ETA
+export NETVOL_DATASETS=big NETVOL_PROGRESS_INTERVAL=1ms
+mkdir -p "$T/big/big"
+i=0
+while [ $i -lt 12 ]; do head -c 2000000 /dev/urandom >"$T/big/big/f$i"; i=$((i + 1)); done
+mkdir -p "$T/nvp"
+assert_exit 0 env _NETWORK_VOLUME="$T/nvp" NETWORK_VOLUME="$T/big" "$NETVOL" sync
+for op in copy_to_nv sync; do
+	line=$(printf '%s\n' "$OUT" | grep "event=progress op=$op " | head -n 1)
+	[ -n "$line" ] || fail "no progress line for $op: $OUT"
+	assert_contains "$line" "bytes_total=24000000"
+	assert_contains "$line" "mb_per_s="
+	assert_contains "$line" "eta_s="
+done
+assert_exit 0 env NETWORK_VOLUME="$T/big2" "$NETVOL" restore
+assert_contains "$OUT" "event=progress op=restore"
