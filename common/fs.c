@@ -380,3 +380,49 @@ int nv_fs_is_empty_dir_at(int dirfd, const char *name)
 	closedir(d);
 	return empty;
 }
+
+int nv_fs_open_parent_in(const char *root, const char *rel, int create, int *fd, const char **name,
+			 struct nv_error *err)
+{
+	const char *slash = strrchr(rel, '/');
+	char dir[4097];
+	int rootfd, rc;
+
+	*fd = -1;
+	*name = slash ? slash + 1 : rel;
+	if (!**name || (slash && (size_t)(slash - rel) >= sizeof(dir)))
+		return nv_error_set(err, NV_EINVALID, "bad path '%s/%s'", root, rel);
+	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0 && errno == ENOENT && create && root[0] == '/' &&
+	    strlen(root) < sizeof(dir)) {
+		/* a missing root is made like mkdir -p (it is configuration) */
+		char *p;
+
+		memcpy(dir, root, strlen(root) + 1);
+		for (p = dir + 1;; p++) {
+			if (*p == '/' || !*p) {
+				char c = *p;
+
+				*p = '\0';
+				if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+					return nv_error_sys(err, NV_EIO, errno,
+							    "cannot create '%s'", dir);
+				*p = c;
+				if (!c)
+					break;
+			}
+		}
+		rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (rootfd < 0)
+		return nv_error_sys(err, NV_EIO, errno, "cannot open '%s'", root);
+	if (slash) {
+		memcpy(dir, rel, (size_t)(slash - rel));
+		dir[slash - rel] = '\0';
+	} else {
+		dir[0] = '\0';
+	}
+	rc = nv_fs_open_dir_beneath(rootfd, dir, create, fd, err);
+	close(rootfd);
+	return rc;
+}

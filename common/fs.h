@@ -64,3 +64,10 @@ int nv_fs_mkdirs_beneath(int rootfd, const char *relpath, struct nv_error *err);
 /* Is dirfd/name an empty directory? 1 yes, 0 no (not empty or not a dir),
  * -1 error (errno). Does not follow a symlink at name. */
 int nv_fs_is_empty_dir_at(int dirfd, const char *name);
+
+/* Open the folder that holds root/rel's last component. root is opened as
+ * it is (it comes from the configuration and may itself be a symlink); the
+ * components of rel before the last are walked beneath it without following
+ * any symlink, and created (0755) when create. *name points into rel. */
+int nv_fs_open_parent_in(const char *root, const char *rel, int create, int *fd, const char **name,
+			 struct nv_error *err);

@@ -494,6 +494,7 @@ int nv_restore_dataset(const struct nv_engine_opts *o, struct nv_restore_result 
 		       struct nv_error *err)
 {
 	struct nv_buf prefix = NV_BUF_INIT(4096), parent = NV_BUF_INIT(NV_PATH_BUF);
+	struct nv_buf root = NV_BUF_INIT(NV_PATH_BUF);
 	struct nv_buf stage = NV_BUF_INIT(4096), obj = NV_BUF_INIT(NV_MANIFEST_MAX);
 	struct nv_manifest m;
 	struct rctx c;
@@ -522,6 +523,21 @@ int nv_restore_dataset(const struct nv_engine_opts *o, struct nv_restore_result 
 		goto out;
 	if (!parent.len && (rc = nv_buf_addch(&parent, '/', err)))
 		goto out;
+	/* o->path is <root>/<dataset path>: the root is configuration (it may
+	 * be a symlink), the dataset's own folders are walked beneath it */
+	{
+		size_t pl = strlen(o->path), dl = strlen(o->ds->path);
+
+		if (pl <= dl + 1 || strcmp(o->path + pl - dl, o->ds->path) ||
+		    o->path[pl - dl - 1] != '/') {
+			rc = nv_error_set(err, NV_EINVALID,
+					  "restore target '%s' does not end with '%s'", o->path,
+					  o->ds->path);
+			goto out;
+		}
+		if ((rc = nv_buf_add(&root, o->path, pl - dl - 1, err)))
+			goto out;
+	}
 
 	/* Rule 1: a folder with data in it is never overwritten */
 	if (lstat(o->path, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -554,10 +570,12 @@ int nv_restore_dataset(const struct nv_engine_opts *o, struct nv_restore_result 
 			goto out;
 		}
 		{
-			int rootfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			const char *nm;
 
-			rc = nv_fs_mkdirs_beneath(rootfd, o->path + 1, err);
-			close(rootfd);
+			rc = nv_fs_open_parent_in(root.p, o->ds->path, 1, &parentfd, &nm, err);
+			if (!rc && mkdirat(parentfd, nm, 0755) < 0 && errno != EEXIST)
+				rc =
+				    nv_error_sys(err, NV_EIO, errno, "cannot create '%s'", o->path);
 		}
 		goto out;
 	}
@@ -573,11 +591,9 @@ int nv_restore_dataset(const struct nv_engine_opts *o, struct nv_restore_result 
 
 	/* the staging folder, next to the target */
 	{
-		int rootfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		const char *nm;
 
-		rc = nv_fs_open_dir_beneath(rootfd, parent.p + 1, 1, &parentfd, err);
-		close(rootfd);
-		if (rc)
+		if ((rc = nv_fs_open_parent_in(root.p, o->ds->path, 1, &parentfd, &nm, err)))
 			goto out;
 	}
 	/* pod storage has one restore at a time: leftovers of a killed one go */
@@ -649,6 +665,7 @@ out:
 	nv_manifest_release(&m);
 	nv_buf_release(&prefix);
 	nv_buf_release(&parent);
+	nv_buf_release(&root);
 	nv_buf_release(&stage);
 	nv_buf_release(&obj);
 	return rc;

@@ -192,43 +192,19 @@ out:
 
 /* ---- symlinks ---- */
 
-static int split(const char *path, struct nv_buf *parent, const char **name, struct nv_error *err)
-{
-	const char *slash = strrchr(path, '/');
-	int rc;
-
-	if (path[0] != '/' || !slash || !slash[1])
-		return nv_error_set(err, NV_EINVALID, "'%s' must be an absolute path", path);
-	*name = slash + 1;
-	rc = nv_buf_add(parent, path, (size_t)(slash - path), err);
-	if (!rc && !parent->len)
-		rc = nv_buf_addch(parent, '/', err);
-	return rc;
-}
-
-static int open_parent(const char *parent, int *fd, struct nv_error *err)
-{
-	int rootfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
-
-	if (rootfd < 0)
-		return nv_error_sys(err, NV_EIO, errno, "cannot open /");
-	rc = nv_fs_open_dir_beneath(rootfd, parent + 1, 1, fd, err);
-	close(rootfd);
-	return rc;
-}
-
-int nv_volume_link(const char *path, const char *target, enum nv_link_result *res,
+int nv_volume_link(const char *root, const char *rel, const char *target, enum nv_link_result *res,
 		   struct nv_error *err)
 {
-	struct nv_buf parent = NV_BUF_INIT(NV_PATH_BUF), tmp = NV_BUF_INIT(4096);
-	const char *name;
+	struct nv_buf tmp = NV_BUF_INIT(4096), pathb = NV_BUF_INIT(NV_PATH_BUF * 2);
+	const char *name, *path;
 	char cur[NV_PATH_BUF], sfx[17];
 	struct stat st;
 	int pfd = -1, rc;
 
-	if ((rc = split(path, &parent, &name, err)) || (rc = open_parent(parent.p, &pfd, err)))
+	if ((rc = nv_buf_addf(&pathb, err, "%s/%s", root, rel)) ||
+	    (rc = nv_fs_open_parent_in(root, rel, 1, &pfd, &name, err)))
 		goto out;
+	path = pathb.p;
 	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (S_ISLNK(st.st_mode)) {
 			ssize_t n = readlinkat(pfd, name, cur, sizeof(cur) - 1);
@@ -283,7 +259,7 @@ int nv_volume_link(const char *path, const char *target, enum nv_link_result *re
 	*res = NV_LINK_CREATED;
 out:
 	nv_fs_close(&pfd);
-	nv_buf_release(&parent);
+	nv_buf_release(&pathb);
 	nv_buf_release(&tmp);
 	return rc;
 }
@@ -422,25 +398,31 @@ static int copy_entries(int srcfd, int dstfd, struct nv_walk *w, int64_t deadlin
 	return rc;
 }
 
-int nv_volume_copy_tree(const char *src, const char *dst, int64_t deadline_ms, uint64_t *bytes,
-			struct nv_error *err)
+int nv_volume_copy_tree(const char *src, const char *root, const char *rel, int64_t deadline_ms,
+			uint64_t *bytes, struct nv_error *err)
 {
-	struct nv_buf parent = NV_BUF_INIT(NV_PATH_BUF), stage = NV_BUF_INIT(4096);
+	struct nv_buf parent = NV_BUF_INIT(NV_PATH_BUF * 2), stage = NV_BUF_INIT(4096);
+	struct nv_buf dstb = NV_BUF_INIT(NV_PATH_BUF * 2);
 	struct nv_walk w;
-	const char *name;
+	const char *name, *dst;
 	char sfx[17];
 	int srcfd = -1, pfd = -1, sfd = -1, rc;
 	bool staged = false;
 
 	*bytes = 0;
 	nv_walk_init(&w);
+	if ((rc = nv_buf_addf(&dstb, err, "%s/%s", root, rel)))
+		goto out;
+	dst = dstb.p;
+	/* for messages: the folder the staging copy goes to */
+	nv_buf_add(&parent, dst, (size_t)(strrchr(dst, '/') - dst), NULL);
 	srcfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (srcfd < 0) {
 		rc = nv_error_sys(err, NV_EIO, errno, "cannot open '%s'", src);
 		goto out;
 	}
-	if ((rc = nv_walk_tree(srcfd, src, &w, err)) || (rc = split(dst, &parent, &name, err)) ||
-	    (rc = open_parent(parent.p, &pfd, err)))
+	if ((rc = nv_walk_tree(srcfd, src, &w, err)) ||
+	    (rc = nv_fs_open_parent_in(root, rel, 1, &pfd, &name, err)))
 		goto out;
 	/* another pod may be copying right now: only old leftovers go */
 	nv_volume_clean_stale(pfd, name, 3600);
@@ -488,6 +470,7 @@ out:
 	nv_walk_release(&w);
 	nv_buf_release(&parent);
 	nv_buf_release(&stage);
+	nv_buf_release(&dstb);
 	return rc;
 }
 

@@ -37,21 +37,22 @@ enum nv_link_result {
 	NV_LINK_KEPT_LOCAL, /* a folder with data is there: left alone */
 };
 
-/* Make `path` (absolute) a symlink to `target`, atomically (a temp link
- * renamed over it). An empty directory or another symlink there is
- * replaced; a non-empty directory is kept. Parents are created. */
-int nv_volume_link(const char *path, const char *target, enum nv_link_result *res,
+/* Make root/rel a symlink to `target`, atomically (a temp link renamed
+ * over it). An empty directory or another symlink there is replaced; a
+ * non-empty directory is kept. Missing parents below root are created; a
+ * symlink among them is refused (root itself may be one). */
+int nv_volume_link(const char *root, const char *rel, const char *target, enum nv_link_result *res,
 		   struct nv_error *err);
 
 /* How often a copy logs progress (the CLI sets it from the config). */
 extern int nv_volume_progress_ms;
 
-/* Copy folder `src` to `dst` (absolute, must not exist): into a staging
- * folder next to dst, then one rename. NV_EEXISTS if dst appeared meanwhile
+/* Copy folder `src` to root/rel (which must not exist): into a staging
+ * folder next to it, then one rename. NV_EEXISTS if it appeared meanwhile
  * (another pod won the race; our copy is discarded). Keeps modes, times,
  * symlinks and hardlinks; uses copy_file_range where the kernel can. */
-int nv_volume_copy_tree(const char *src, const char *dst, int64_t deadline_ms, uint64_t *bytes,
-			struct nv_error *err);
+int nv_volume_copy_tree(const char *src, const char *root, const char *rel, int64_t deadline_ms,
+			uint64_t *bytes, struct nv_error *err);
 
 /* The folder a dataset really lives in: path itself if it is a directory,
  * the target of the symlink at path otherwise (relative targets resolve

@@ -328,7 +328,7 @@ static int restore_one(struct run *r, size_t i, struct nv_buf *target, struct nv
 
 		path_join(&nvpath, r->cfg.shared_volume, ds->path);
 		if (!r->dry_run)
-			rc = nv_volume_link(target->p, nvpath.p, &lres, &e);
+			rc = nv_volume_link(r->cfg.network_volume, ds->path, nvpath.p, &lres, &e);
 		if (!rc) {
 			nv_log_begin(&lr, lres == NV_LINK_KEPT_LOCAL ? NV_LOG_WARN : NV_LOG_INFO,
 				     "restore.linked");
@@ -484,9 +484,9 @@ static int sync_one(struct run *r, size_t i, struct nv_buf *target)
 	if (!is_link && ds->scope == NV_SCOPE_SHARED && r->probe.usable && !r->probe.exists[i]) {
 		uint64_t bytes = 0;
 		struct nv_error ce = NV_ERROR_INIT;
-		int crc = r->dry_run
-			      ? NV_OK
-			      : nv_volume_copy_tree(source, nvpath.p, r->deadline_ms, &bytes, &ce);
+		int crc = r->dry_run ? NV_OK
+				     : nv_volume_copy_tree(source, r->cfg.shared_volume, ds->path,
+							   r->deadline_ms, &bytes, &ce);
 
 		nv_log_begin(&lr, crc && crc != NV_EEXISTS ? NV_LOG_WARN : NV_LOG_INFO,
 			     "sync.copy_to_nv");

@@ -71,3 +71,19 @@ treecmp "$T/a/venv" "$T/nv2/venv"
 ls -A "$T/nv2" | grep -q stage && fail "staging left on the network volume"
 cat "$T/r1" "$T/r2" | grep -q 'result=copied' || fail "nobody copied"
 true
+
+# the volume roots may themselves be symlinks (they are configuration)...
+ln -s "$T/b" "$T/pod-link"
+ln -s "$T/nv" "$T/nv-link"
+rm -rf "$T/b"/* "$T/b"/.comfyui "$T/b"/.netvol
+assert_exit 0 env _NETWORK_VOLUME="$T/nv-link" NETWORK_VOLUME="$T/pod-link" "$NETVOL" restore
+assert_eq "$(readlink "$T/b/venv")" "$T/nv-link/venv" "venv symlink through linked roots"
+mkdir -p "$T/nv3" && ln -s "$T/nv3" "$T/nv3-link"
+assert_exit 0 env _NETWORK_VOLUME="$T/nv3-link" NETWORK_VOLUME="$T/a" "$NETVOL" sync venv
+treecmp "$T/a/venv" "$T/nv3/venv"
+# ...but a symlink among a dataset's own parent folders is refused
+mkdir -p "$T/f" "$T/elsewhere"
+ln -s "$T/elsewhere" "$T/f/ComfyUI"
+assert_exit 1 env NETVOL_DATASETS="ComfyUI/custom_nodes" NETWORK_VOLUME="$T/f" "$NETVOL" restore
+assert_contains "$OUT" "symlink"
+[ -z "$(ls -A "$T/elsewhere")" ] || fail "restore wrote through a symlink"

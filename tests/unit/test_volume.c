@@ -55,28 +55,30 @@ ParameterizedTest(struct bad_nv *b, volume, probe_unusable)
 Test(volume, link_rules)
 {
 	char *dir = nv_test_tmpdir();
-	char path[600], target[600], cmd[4096], got[600];
+	char path[600], target[600], root[600], cmd[4096], got[600];
 	enum nv_link_result r;
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "%s/pod/sub/venv", dir);
+	snprintf(root, sizeof(root), "%s/pod", dir);
 	snprintf(target, sizeof(target), "%s/nv/venv", dir);
-	cr_assert_eq(nv_volume_link(path, target, &r, NULL), NV_OK);
+	cr_assert(mkdir(root, 0755) == 0);
+	cr_assert_eq(nv_volume_link(root, "sub/venv", target, &r, NULL), NV_OK);
 	cr_assert_eq(r, NV_LINK_CREATED);
 	n = readlink(path, got, sizeof(got) - 1);
 	cr_assert(n > 0);
 	got[n] = 0;
 	cr_assert_str_eq(got, target);
-	cr_assert_eq(nv_volume_link(path, target, &r, NULL), NV_OK);
+	cr_assert_eq(nv_volume_link(root, "sub/venv", target, &r, NULL), NV_OK);
 	cr_assert_eq(r, NV_LINK_ALREADY);
 	/* an empty folder is replaced, a folder with data is kept */
 	snprintf(cmd, sizeof(cmd), "rm %s && mkdir %s", path, path);
 	cr_assert(system(cmd) == 0);
-	cr_assert_eq(nv_volume_link(path, target, &r, NULL), NV_OK);
+	cr_assert_eq(nv_volume_link(root, "sub/venv", target, &r, NULL), NV_OK);
 	cr_assert_eq(r, NV_LINK_CREATED);
 	snprintf(cmd, sizeof(cmd), "rm %s && mkdir %s && touch %s/mine", path, path, path);
 	cr_assert(system(cmd) == 0);
-	cr_assert_eq(nv_volume_link(path, target, &r, NULL), NV_OK);
+	cr_assert_eq(nv_volume_link(root, "sub/venv", target, &r, NULL), NV_OK);
 	cr_assert_eq(r, NV_LINK_KEPT_LOCAL);
 	nv_test_rmdir(dir);
 }
@@ -84,22 +86,25 @@ Test(volume, link_rules)
 Test(volume, copy_tree_and_race)
 {
 	char *dir = nv_test_tmpdir();
-	char src[600], dst[600], cmd[4096];
+	char src[600], dst[600], root[600], cmd[4096];
 	uint64_t bytes = 0;
 	struct nv_error e = NV_ERROR_INIT;
 
 	snprintf(src, sizeof(src), "%s/src", dir);
 	snprintf(dst, sizeof(dst), "%s/nv/deep/venv", dir);
+	snprintf(root, sizeof(root), "%s/nv", dir);
+	cr_assert(mkdir(root, 0755) == 0);
 	snprintf(cmd, sizeof(cmd),
 		 "mkdir -p %s/a && echo hello > %s/a/f && ln %s/a/f %s/a/g && ln -s f %s/a/l", src,
 		 src, src, src, src);
 	cr_assert(system(cmd) == 0);
-	cr_assert_eq(nv_volume_copy_tree(src, dst, 0, &bytes, &e), NV_OK, "%s", e.msg);
+	cr_assert_eq(nv_volume_copy_tree(src, root, "deep/venv", 0, &bytes, &e), NV_OK, "%s",
+		     e.msg);
 	cr_assert_eq(bytes, 6);
 	snprintf(cmd, sizeof(cmd), "diff -r --no-dereference %s %s && test %s/a/f -ef %s/a/g", src,
 		 dst, dst, dst);
 	cr_assert(system(cmd) == 0);
-	cr_assert_eq(nv_volume_copy_tree(src, dst, 0, &bytes, &e), NV_EEXISTS);
+	cr_assert_eq(nv_volume_copy_tree(src, root, "deep/venv", 0, &bytes, &e), NV_EEXISTS);
 	cr_assert(strstr(e.msg, "another pod"), "%s", e.msg);
 	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A %s/nv/deep | grep -v '^venv$')\"", dir);
 	cr_assert(system(cmd) == 0, "the loser's staging copy is gone");
