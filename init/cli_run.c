@@ -312,6 +312,19 @@ static void hexid(const unsigned char *id, char *out)
 	out[12] = '\0'; /* short form for logs */
 }
 
+/* The closing line of a run; its exit code. */
+static int summary(const char *event, const struct run *r, size_t done, size_t failed)
+{
+	struct nv_log_rec lr;
+
+	nv_log_begin(&lr, failed ? NV_LOG_ERROR : NV_LOG_INFO, event);
+	nv_log_u64(&lr, "datasets", done);
+	nv_log_u64(&lr, "failed", failed);
+	nv_log_i64(&lr, "duration_ms", nv_now_ms() - r->start_ms);
+	nv_log_end(&lr);
+	return failed ? NV_EXIT_FAILED : NV_EXIT_OK;
+}
+
 static int restore_one(struct run *r, size_t i, struct nv_buf *target, struct nv_buf *cache)
 {
 	const struct nv_dataset *ds = &r->cfg.datasets[i];
@@ -412,16 +425,7 @@ int nv_cli_restore(int argc, char **argv)
 		if (restore_one(&r, i, &target, &cache))
 			failed++;
 	}
-	{
-		struct nv_log_rec lr;
-
-		nv_log_begin(&lr, failed ? NV_LOG_ERROR : NV_LOG_INFO, "restore.summary");
-		nv_log_u64(&lr, "datasets", done);
-		nv_log_u64(&lr, "failed", failed);
-		nv_log_i64(&lr, "duration_ms", nv_now_ms() - r.start_ms);
-		nv_log_end(&lr);
-	}
-	ex = failed ? NV_EXIT_FAILED : NV_EXIT_OK;
+	ex = summary("restore.summary", &r, done, failed);
 out:
 	run_release(&r);
 	nv_buf_release(&target);
@@ -572,16 +576,7 @@ int nv_cli_sync(int argc, char **argv)
 		if (sync_one(&r, i, &target))
 			failed++;
 	}
-	{
-		struct nv_log_rec lr;
-
-		nv_log_begin(&lr, failed ? NV_LOG_ERROR : NV_LOG_INFO, "sync.summary");
-		nv_log_u64(&lr, "datasets", done);
-		nv_log_u64(&lr, "failed", failed);
-		nv_log_i64(&lr, "duration_ms", nv_now_ms() - r.start_ms);
-		nv_log_end(&lr);
-	}
-	ex = failed ? NV_EXIT_FAILED : NV_EXIT_OK;
+	ex = summary("sync.summary", &r, done, failed);
 out:
 	run_release(&r);
 	nv_buf_release(&target);
