@@ -325,9 +325,9 @@ static int check_store_url(struct loader *l, const char *u, const char *var)
 		size_t bl = strcspn(b, "/");
 
 		if (bl < 3 || bl > 63)
-			return nv_error_set(
-			    l->err, NV_ECONFIG,
-			    "%s: bucket name of '%s' must be 3 to 63 characters", var, u);
+			return nv_error_set(l->err, NV_ECONFIG,
+					    "%s: bucket name of '%s' must be 3 to 63 characters",
+					    var, u);
 		return NV_OK;
 	}
 	if (!strncmp(u, "file://", 7)) {
