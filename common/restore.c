@@ -94,10 +94,13 @@ int nv_engine_write_cache(const struct nv_engine_opts *o, const char *prefix,
 			  const struct nv_buf *manifest, struct nv_error *err)
 {
 	struct nv_buf name = NV_BUF_INIT(4096);
+	struct nv_error local = NV_ERROR_INIT;
 	int dirfd = -1, rc;
 
 	if (!o->cache_dir)
 		return NV_OK;
+	if (!err) /* callers that ignore the error still get it in the warning */
+		err = &local;
 	if (mkdir(o->cache_dir, 0755) < 0 && errno != EEXIST) {
 		/* the parent (.netvol) may be missing too */
 		struct nv_buf parent = NV_BUF_INIT(4096);
@@ -127,7 +130,7 @@ out:
 
 		nv_log_begin(&r, NV_LOG_WARN, "cache.write_failed");
 		nv_log_str(&r, "dataset", o->ds->path);
-		nv_log_str(&r, "error", err ? err->msg : "");
+		nv_log_str(&r, "error", err->msg);
 		nv_log_end(&r);
 	}
 	nv_fs_close(&dirfd);
