@@ -33,6 +33,15 @@
 static char root[64];
 static int rootfd = -1;
 
+static void cleanup(void)
+{
+	if (rootfd >= 0 && !getenv("NV_FUZZ_KEEP")) {
+		nv_fs_rmtree_at(AT_FDCWD, root, NULL);
+		close(rootfd);
+		rootfd = -1;
+	}
+}
+
 static void setup(void)
 {
 	int fd;
@@ -47,6 +56,7 @@ static void setup(void)
 	if (rootfd < 0 || fd < 0)
 		abort();
 	nv_log_setup(NV_LOG_TEXT, NV_LOG_ERROR, fd);
+	atexit(cleanup);
 }
 
 static void put(int dfd, const char *rel, const void *p, size_t n)
@@ -140,8 +150,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	nv_manifest_init(&m);
 	if (nv_manifest_decode(wrapped, len + NV_MAGIC_LEN, &m, &e) || m.npacks > MAX_PACKS ||
-	    m.total_bytes > (64u << 20))
+	    m.total_bytes > (64u << 20)) {
+		if (getenv("NV_FUZZ_DEBUG"))
+			fprintf(stderr, "not a manifest: %s\n", e.msg);
 		goto out;
+	}
 	for (i = 0; i < m.nchunks; i++)
 		fix_chunk(&m.chunks[i], pack, plen);
 	if (nv_manifest_encode(&m, 1, &obj, &e))
@@ -178,8 +191,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.ds = &ds;
 	o.path = path;
 	o.workers = 2;
-	if (nv_restore_dataset(&o, &res, &e) && !e.msg[0])
-		abort();
+	if (nv_restore_dataset(&o, &res, &e)) {
+		if (!e.msg[0])
+			abort();
+		if (getenv("NV_FUZZ_DEBUG"))
+			fprintf(stderr, "restore failed: %s\n", e.msg);
+	} else if (getenv("NV_FUZZ_DEBUG")) {
+		fprintf(stderr, "restored %llu files, %llu bytes\n", (unsigned long long)res.files,
+			(unsigned long long)res.bytes);
+	}
 	/* nothing outside the target, no staging left */
 	if (count_entries(".", NULL) != 3 || count_entries("outside", NULL) != 0 ||
 	    count_entries("out", "ds") != 0)

@@ -33,9 +33,13 @@ for round in 1 2 3; do
 	{ printf '\000'; cat "$m"; } >"$C/manifest/object$round"
 	tail -c +9 "$m" | zstd -d -q -c >"$T/body"
 	{ printf '\001'; cat "$T/body"; } >"$C/manifest/body$round"
-	# restore input: 4-byte length, body, the first pack
+	# restore input: 4-byte length, body, the pack (a fresh store: one pack)
+	NETWORK_VOLUME="$T/p" NETVOL_STORE="file://$T/one$round" NETVOL_DATASETS=ds:user \
+		"$NETVOL" sync >/dev/null 2>&1
+	d="$T/one$round/user/ds"
+	tail -c +9 "$d/snapshots/$(tail -n 1 "$d/HEAD")" | zstd -d -q -c >"$T/body"
 	len=$(wc -c <"$T/body")
-	pack=$(ls "$d"/packs/*.pack | head -n 1)
+	pack=$(ls "$d"/packs/*.pack)
 	python3 -c 'import struct,sys; sys.stdout.buffer.write(struct.pack("<I", int(sys.argv[1])))' "$len" \
 		>"$C/restore/tree$round"
 	cat "$T/body" "$pack" >>"$C/restore/tree$round"
