@@ -80,8 +80,9 @@ if [ $mnt_ok = 1 ]; then
 		mount -t tmpfs -o size=64m tmpfs "$T/nv2"
 		at_exit "umount -l '$T/nv2' 2>/dev/null"
 		echo "$how" >"$T/p/venv/round"
-		# strace slows each copy_file_range by 30 ms: a 2 s window
-		_NETWORK_VOLUME="$T/nv2" NETWORK_VOLUME="$T/p" strace -f -qq -o /dev/null \
+		# strace slows each copy_file_range by 30 ms: a 2 s window (LeakSanitizer
+		# cannot run under ptrace)
+		_NETWORK_VOLUME="$T/nv2" NETWORK_VOLUME="$T/p" ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" strace -f -qq -o /dev/null \
 			-e trace=copy_file_range -e inject=copy_file_range:delay_enter=30000 \
 			"$NETVOL" sync >"$T/vanish.log" 2>&1 &
 		pid=$!
