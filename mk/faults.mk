@@ -41,9 +41,21 @@ fuzz-corpus: build-all
 fuzz: $(FUZZ_BINS)
 	@fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-test-faults: build-all $(TEST_TOOLS) $(FUZZ_BINS)
+test-faults: build-all $(TEST_TOOLS) $(FUZZ_BINS) test-faults-alloc
 	@NETVOL_BIN=$(abspath $(BIN)) NETVOL_TEST_TOOLS=$(abspath $(BUILD)/tests/tools) \
 	  tests/faults/run.sh
 	@fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 -include $(FUZZ_OBJ:.o=.d)
+
+# Allocation-failure torture of sync and restore (tests/faults/alloc_torture.c),
+# also under `make asan` (leaks and use-after-free on every error path).
+ASAN_TEST_TARGETS += test-faults-alloc
+
+$(BUILD)/tests/faults/%: tests/faults/%.c $(LIBNETVOL)
+	@mkdir -p $(dir $@)
+	$(CC) $(NV_CPPFLAGS) $(NV_CFLAGS) $(NV_LDFLAGS) -o $@ $< $(LIBNETVOL) $(NV_LIBS)
+
+.PHONY: test-faults-alloc
+test-faults-alloc: $(BUILD)/tests/faults/alloc_torture
+	@d=$$(mktemp -d) && $(BUILD)/tests/faults/alloc_torture $$d; rc=$$?; rm -rf $$d; exit $$rc
