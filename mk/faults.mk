@@ -15,7 +15,7 @@ FUZZ_TARGETS := head idx manifest config restore
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 FUZZ_LIB := $(FUZZ_BUILD)/libnetvol-fuzz.a
 FUZZ_OBJ := $(COMMON_SRC:%.c=$(FUZZ_BUILD)/%.o)
-FUZZ_SMOKE_SECONDS ?= 12
+FUZZ_SMOKE_SECONDS ?= 6
 FUZZ_SECONDS ?= 600
 
 .PHONY: test-faults fuzz fuzz-build fuzz-corpus

@@ -1,7 +1,7 @@
 #!/bin/sh
 # kill -9 of `netvol sync` at seeded random points (NETVOL_FAULT_SEED, else
 # the time; printed, so a failing run can be replayed; NETVOL_FAULT_RUNS
-# runs, default 20). After every kill: HEAD is either the old snapshot or a
+# runs, default 20; the delays are fractions of a measured whole sync). After every kill: HEAD is either the old snapshot or a
 # complete new one, whichever it is restores byte-identical to the tree it
 # captured, `netvol verify` finds no problem, and the next sync completes,
 # reusing the packs the killed one stored (bytes_new below the full size
@@ -15,7 +15,7 @@ RUNS=${NETVOL_FAULT_RUNS:-20}
 echo "seed=$SEED runs=$RUNS (replay: NETVOL_FAULT_SEED=$SEED)"
 export POD_USER_NAME=kim NETVOL_DATASETS=data:user NETVOL_PARALLEL=2 NETVOL_LOG_LEVEL=warn
 
-# the old tree (small) and the new one: the old plus 32 x 1 MB of
+# the old tree (small) and the new one: the old plus 24 x 1 MB of
 # incompressible data (two packs), generated from the seed
 python3 - "$T/old/data" "$T/new/data" "$SEED" <<'PY'
 import os, random, sys
@@ -27,7 +27,7 @@ for root in (old, new):
         with open(os.path.join(root, "sub", "f%d" % i), "wb") as f:
             f.write(random.Random(seed + i).randbytes(1000 + 997 * i))
     os.symlink("sub/f1", os.path.join(root, "link"))
-for i in range(32):
+for i in range(24):
     with open(os.path.join(new, "big%02d" % i), "wb") as f:
         f.write(r.randbytes(1 << 20))
 with open(os.path.join(new, "sub", "f0"), "ab") as f:
@@ -41,8 +41,15 @@ assert_exit 0 nv_pod "$T/old" sync
 head0=$(cat "$T/store0/user/data/HEAD")
 packs0=$(ls "$T/store0/user/data/packs" | grep -c '\.idx$')
 
-# seeded delays, 0-500 ms
-delays=$(awk -v s="$SEED" -v n="$RUNS" 'BEGIN { srand(s); for (i = 0; i < n; i++) printf "%d ", rand() * 500 }')
+# how long a whole sync takes here (so the kill points cover all of it on
+# a slow or a loaded machine), then seeded delays: 0-110% of that
+cp -a "$T/store0" "$T/cal"
+t0=$(date +%s%N)
+assert_exit 0 env NETVOL_STORE="file://$T/cal" NETWORK_VOLUME="$T/new" "$NETVOL" sync
+whole=$((($(date +%s%N) - t0) / 1000000))
+rm -rf "$T/cal" "$T/new/.netvol"
+echo "a whole sync takes ${whole}ms"
+delays=$(awk -v s="$SEED" -v n="$RUNS" -v w="$whole" 'BEGIN { srand(s); for (i = 0; i < n; i++) printf "%d ", rand() * w * 1.1 }')
 i=0 moved=0 kept=0 reused=0 compared=0
 for d in $delays; do
 	i=$((i + 1))

@@ -9,7 +9,7 @@
 treecmp_q() { python3 "$(dirname "$0")/treecmp.py" "$1" "$2" >/dev/null 2>&1; }
 
 export NETVOL_STORE="$(nv_store_url race)" POD_USER_NAME=ray NETVOL_DATASETS=data:user
-rounds=4 compared=0
+rounds=3 compared=0
 fill() { # fill DIR ROUND TAG: shared files, files of this pod, a big one
 	mkdir -p "$1/data/common" "$1/data/own"
 	i=0
