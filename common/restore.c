@@ -211,6 +211,11 @@ static int write_piece(struct rctx *c, const struct piece *p, const void *data, 
 	return rc;
 }
 
+static bool past_deadline(const struct rctx *c)
+{
+	return c->o->deadline_ms && nv_now_ms() >= c->o->deadline_ms;
+}
+
 static int do_range(struct rctx *c, const struct range *r, struct nv_buf *buf, unsigned char *plain,
 		    ZSTD_DCtx *dctx, struct nv_error *err)
 {
@@ -236,6 +241,13 @@ static int do_range(struct rctx *c, const struct range *r, struct nv_buf *buf, u
 		unsigned char sum[NV_HASH_LEN];
 		size_t n;
 
+		/* every worker starts its range at once: check the deadline per
+		 * blob, not only per range */
+		if (past_deadline(c)) {
+			rc = nv_error_set(err, NV_EDEADLINE,
+					  "deadline reached while restoring '%s'", c->o->ds->path);
+			goto out;
+		}
 		n = ZSTD_decompressDCtx(dctx, plain, NV_BLOB_SIZE, buf->p + (ch->off - r->off),
 					ch->clen);
 		if (ZSTD_isError(n) || n != ch->ulen) {
@@ -281,7 +293,7 @@ static void *restore_worker(void *arg)
 
 		if (i >= c->nranges)
 			break;
-		if (c->o->deadline_ms && nv_now_ms() >= c->o->deadline_ms) {
+		if (past_deadline(c)) {
 			nv_error_set(&e, NV_EDEADLINE, "deadline reached while restoring '%s'",
 				     c->o->ds->path);
 			rfail(c, &e);
