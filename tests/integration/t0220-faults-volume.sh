@@ -96,7 +96,12 @@ if [ $mnt_ok = 1 ]; then
 		if [ $how = umount ]; then
 			umount -l "$T/nv2"
 		else
-			rm -rf "$T/nv2/.netvol-stage"*
+			# netvol keeps writing into it: remove until it is gone
+			n=0
+			while ls -d "$T/nv2/.netvol-stage"* >/dev/null 2>&1 && [ $n -lt 100 ]; do
+				rm -rf "$T/nv2/.netvol-stage"* 2>/dev/null || true
+				n=$((n + 1))
+			done
 		fi
 		set +e
 		wait $pid
