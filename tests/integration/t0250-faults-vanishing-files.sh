@@ -19,7 +19,7 @@ ln "$T/p/data/zz-hard" "$T/p/data/zz-hard2"
 
 # (LeakSanitizer cannot run under ptrace)
 NETWORK_VOLUME="$T/p" ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" strace -f -qq -o "$T/trace" \
-	-e trace=openat2 -e inject=openat2:delay_enter=40000 "$NETVOL" sync >"$T/sync.log" 2>&1 &
+	-e trace=openat2 -e inject=openat2:delay_enter=80000 "$NETVOL" sync >"$T/sync.log" 2>&1 &
 pid=$!
 n=0
 until grep -q '"f1[0-9]"' "$T/trace" 2>/dev/null || [ $n -ge 500 ]; do sleep 0.02; n=$((n + 1)); done
