@@ -485,9 +485,16 @@ static int process_file(struct ctx *c, struct job *j, struct worker_bufs *wb, st
 		for (k = 0; k < c->walk.n && fd < 0; k++) {
 			const struct nv_walk_entry *o = &c->walk.e[k];
 
-			if (k != j->walk_index && S_ISREG(o->mode) && o->ino == we->ino &&
-			    o->dev == we->dev)
-				fd = nv_fs_openat_beneath(c->rootfd, o->path, O_RDONLY, 0);
+			struct stat st;
+
+			if (k == j->walk_index || !S_ISREG(o->mode) || o->ino != we->ino ||
+			    o->dev != we->dev)
+				continue;
+			fd = nv_fs_openat_beneath(c->rootfd, o->path, O_RDONLY, 0);
+			/* still the same file, not a new one under that name */
+			if (fd >= 0 && (fstat(fd, &st) < 0 || (uint64_t)st.st_ino != we->ino ||
+					(uint64_t)st.st_dev != we->dev))
+				nv_fs_close(&fd);
 		}
 		if (fd < 0)
 			errno = ENOENT;
