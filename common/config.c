@@ -316,16 +316,18 @@ static void strip_trailing_slashes(char *p)
 		p[--n] = '\0';
 }
 
-static int check_store_url(struct loader *l, const char *u)
+/* var: the variable the URL came from (NETVOL_STORE, or AWS_BUCKET_NAME for
+ * the default store), named in the message. */
+static int check_store_url(struct loader *l, const char *u, const char *var)
 {
 	if (!strncmp(u, "s3://", 5)) {
 		const char *b = u + 5;
 		size_t bl = strcspn(b, "/");
 
 		if (bl < 3 || bl > 63)
-			return nv_error_set(
-			    l->err, NV_ECONFIG,
-			    "NETVOL_STORE='%s': bucket name must be 3 to 63 characters", u);
+			return nv_error_set(l->err, NV_ECONFIG,
+					    "%s: bucket name of '%s' must be 3 to 63 characters",
+					    var, u);
 		return NV_OK;
 	}
 	if (!strncmp(u, "file://", 7)) {
@@ -417,7 +419,9 @@ int nv_config_load_from(struct nv_config *cfg, nv_env_fn env, void *ud, struct n
 			goto out;
 		}
 	}
-	if (cfg->store_url && (rc = check_store_url(&l, cfg->store_url)))
+	if (cfg->store_url &&
+	    (rc = check_store_url(&l, cfg->store_url,
+				  val(&l, "NETVOL_STORE") ? "NETVOL_STORE" : "AWS_BUCKET_NAME")))
 		goto out;
 
 	if ((v = val(&l, "NETVOL_DATASETS"))) {

@@ -94,10 +94,13 @@ int nv_engine_write_cache(const struct nv_engine_opts *o, const char *prefix,
 			  const struct nv_buf *manifest, struct nv_error *err)
 {
 	struct nv_buf name = NV_BUF_INIT(4096);
+	struct nv_error local = NV_ERROR_INIT;
 	int dirfd = -1, rc;
 
 	if (!o->cache_dir)
 		return NV_OK;
+	if (!err) /* callers that ignore the error still get it in the warning */
+		err = &local;
 	if (mkdir(o->cache_dir, 0755) < 0 && errno != EEXIST) {
 		/* the parent (.netvol) may be missing too */
 		struct nv_buf parent = NV_BUF_INIT(4096);
@@ -127,7 +130,7 @@ out:
 
 		nv_log_begin(&r, NV_LOG_WARN, "cache.write_failed");
 		nv_log_str(&r, "dataset", o->ds->path);
-		nv_log_str(&r, "error", err ? err->msg : "");
+		nv_log_str(&r, "error", err->msg);
 		nv_log_end(&r);
 	}
 	nv_fs_close(&dirfd);
@@ -208,6 +211,11 @@ static int write_piece(struct rctx *c, const struct piece *p, const void *data, 
 	return rc;
 }
 
+static bool past_deadline(const struct rctx *c)
+{
+	return c->o->deadline_ms && nv_now_ms() >= c->o->deadline_ms;
+}
+
 static int do_range(struct rctx *c, const struct range *r, struct nv_buf *buf, unsigned char *plain,
 		    ZSTD_DCtx *dctx, struct nv_error *err)
 {
@@ -233,6 +241,13 @@ static int do_range(struct rctx *c, const struct range *r, struct nv_buf *buf, u
 		unsigned char sum[NV_HASH_LEN];
 		size_t n;
 
+		/* every worker starts its range at once: check the deadline per
+		 * blob, not only per range */
+		if (past_deadline(c)) {
+			rc = nv_error_set(err, NV_EDEADLINE,
+					  "deadline reached while restoring '%s'", c->o->ds->path);
+			goto out;
+		}
 		n = ZSTD_decompressDCtx(dctx, plain, NV_BLOB_SIZE, buf->p + (ch->off - r->off),
 					ch->clen);
 		if (ZSTD_isError(n) || n != ch->ulen) {
@@ -278,7 +293,7 @@ static void *restore_worker(void *arg)
 
 		if (i >= c->nranges)
 			break;
-		if (c->o->deadline_ms && nv_now_ms() >= c->o->deadline_ms) {
+		if (past_deadline(c)) {
 			nv_error_set(&e, NV_EDEADLINE, "deadline reached while restoring '%s'",
 				     c->o->ds->path);
 			rfail(c, &e);

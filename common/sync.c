@@ -39,7 +39,8 @@ struct job {
 	struct nv_chunk *chunks; /* chunk.pack = run pack index */
 	uint32_t nchunks, cap;
 	uint64_t size;
-	bool done; /* from the stat cache */
+	bool done;     /* from the stat cache */
+	bool vanished; /* gone between the walk and the read: left out */
 };
 
 struct pack_item {
@@ -476,6 +477,43 @@ static int process_file(struct ctx *c, struct job *j, struct worker_bufs *wb, st
 	int fd, rc = NV_OK;
 
 	fd = nv_fs_openat_beneath(c->rootfd, we->path, O_RDONLY, 0);
+	if (fd < 0 && we->nlink > 1 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)) {
+		/* this name is gone, but the walk saw other names of the same
+		 * file: read it through one of them (the snapshot keeps every
+		 * name the walk saw, so no data is lost) */
+		size_t k;
+
+		for (k = 0; k < c->walk.n && fd < 0; k++) {
+			const struct nv_walk_entry *o = &c->walk.e[k];
+
+			struct stat st;
+
+			if (k == j->walk_index || !S_ISREG(o->mode) || o->ino != we->ino ||
+			    o->dev != we->dev)
+				continue;
+			fd = nv_fs_openat_beneath(c->rootfd, o->path, O_RDONLY, 0);
+			/* still the same file, not a new one under that name */
+			if (fd >= 0 && (fstat(fd, &st) < 0 || (uint64_t)st.st_ino != we->ino ||
+					(uint64_t)st.st_dev != we->dev))
+				nv_fs_close(&fd);
+		}
+		if (fd < 0)
+			errno = ENOENT;
+	}
+	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)) {
+		/* removed (or replaced by a symlink) since the walk, as a running
+		 * program's temp files are: it is left out of this snapshot, the
+		 * rest is still synced */
+		struct nv_log_rec r;
+
+		nv_log_begin(&r, NV_LOG_WARN, "sync.vanished");
+		nv_log_str(&r, "dataset", c->o->ds->path);
+		nv_log_str(&r, "path", we->path);
+		nv_log_str(&r, "reason", "removed or replaced while syncing; left out");
+		nv_log_end(&r);
+		j->vanished = true;
+		return NV_OK;
+	}
 	if (fd < 0)
 		return nv_error_sys(err, NV_EIO, errno, "cannot open '%s/%s'", c->o->path,
 				    we->path);
@@ -862,12 +900,22 @@ join:
 				e.link = we->link;
 				res->symlinks++;
 			} else if (hl_first[k] != SIZE_MAX) {
+				if (mindex[hl_first[k]] == SIZE_MAX) { /* its file vanished */
+					mindex[k] = SIZE_MAX;
+					res->skipped++;
+					continue;
+				}
 				e.type = NV_ENT_HARDLINK;
 				e.link_index = mindex[hl_first[k]];
 				res->hardlinks++;
 			} else {
 				struct job *j = &c.jobs[jn++];
 
+				if (j->vanished) {
+					mindex[k] = SIZE_MAX;
+					res->skipped++;
+					continue;
+				}
 				e.type = NV_ENT_FILE;
 				e.size = j->size;
 				e.first_chunk = out.nchunks;
@@ -894,7 +942,7 @@ join:
 		goto done;
 	if ((rc = nv_manifest_compute_digest(&out, err)))
 		goto done;
-	res->skipped = c.walk.skipped;
+	res->skipped += c.walk.skipped;
 	res->bytes_hashed = atomic_load(&c.bytes_hashed);
 	res->bytes_new = atomic_load(&c.bytes_new);
 	res->blobs_new = atomic_load(&c.blobs_new);

@@ -143,6 +143,8 @@ static int walk_dir(int dirfd, struct nv_buf *path, const char *what, struct nv_
 			char target[NV_PATH_BUF];
 			ssize_t n = readlinkat(dirfd, names[i], target, sizeof(target));
 
+			if (n < 0 && (errno == ENOENT || errno == EINVAL))
+				continue; /* removed or replaced since its stat */
 			if (n < 0 || (size_t)n >= sizeof(target)) {
 				rc = nv_error_sys(err, NV_EIO, n < 0 ? errno : ENAMETOOLONG,
 						  "cannot read symlink '%s/%s'", what, path->p);
@@ -164,6 +166,8 @@ static int walk_dir(int dirfd, struct nv_buf *path, const char *what, struct nv_
 			w->dirs++;
 			sub = openat(dirfd, names[i],
 				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP))
+				continue; /* removed or replaced since its stat: kept empty */
 			if (sub < 0) {
 				rc = nv_error_sys(err, NV_EIO, errno, "cannot open '%s/%s'", what,
 						  path->p);
