@@ -215,7 +215,15 @@ int main(int argc, char **argv)
 
 	/* sync: fail allocation n, for n = 0, 1, ... until a sync succeeds */
 	for (n = 0; n < MAX_STEPS; n++) {
-		struct nv_engine_opts o = {&cfg, NULL, &ds, NULL, src, cache, false, 0, 2};
+		struct nv_engine_opts o = {.cfg = &cfg,
+					   .store = NULL,
+					   .ds = &ds,
+					   .pod_id = NULL,
+					   .path = src,
+					   .cache_dir = cache,
+					   .dry_run = false,
+					   .deadline_ms = 0,
+					   .workers = 2};
 		struct nv_sync_result res;
 
 		nv_fs_rmtree_at(AT_FDCWD, storep, NULL);
@@ -236,7 +244,15 @@ int main(int argc, char **argv)
 			die("a failed sync left no message", NULL);
 		/* HEAD absent, or a snapshot that restores whole */
 		{
-			struct nv_engine_opts r = {&cfg, store, &ds, NULL, NULL, NULL, false, 0, 2};
+			struct nv_engine_opts r = {.cfg = &cfg,
+						   .store = store,
+						   .ds = &ds,
+						   .pod_id = NULL,
+						   .path = NULL,
+						   .cache_dir = NULL,
+						   .dry_run = false,
+						   .deadline_ms = 0,
+						   .workers = 2};
 			struct nv_restore_result rr;
 			unsigned char id[NV_HASH_LEN];
 
@@ -261,7 +277,15 @@ int main(int argc, char **argv)
 	path(target, sizeof(target), "out/ds");
 	path(cache, sizeof(cache), "out/.netvol/cache");
 	for (n = 0; n < MAX_STEPS; n++) {
-		struct nv_engine_opts o = {&cfg, store, &ds, NULL, target, cache, false, 0, 2};
+		struct nv_engine_opts o = {.cfg = &cfg,
+					   .store = store,
+					   .ds = &ds,
+					   .pod_id = NULL,
+					   .path = target,
+					   .cache_dir = cache,
+					   .dry_run = false,
+					   .deadline_ms = 0,
+					   .workers = 2};
 		struct nv_restore_result res;
 
 		nv_fs_rmtree_at(AT_FDCWD, target, NULL);
