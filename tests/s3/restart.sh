@@ -35,10 +35,8 @@ echo "restore: survived ($(grep -c 'event=s3.retry' "$T/restore.log") retries)"
 # the server goes away for good during a sync: exit 1, HEAD unchanged
 head1=$(NETWORK_VOLUME="$T/p" "$NETVOL" log data 2>/dev/null | sed -n 2p | cut -c1-64)
 head -c 8000000 /dev/urandom >"$T/p/data/new"
-( sleep 1; sh "$HERE/rgw.sh" restart-gw "$NV_RGW_DIR" never ) &
-killer=$!
+sh "$HERE/rgw.sh" restart-gw "$NV_RGW_DIR" never
 assert_exit 1 env AWS_MAX_ATTEMPTS=3 NETWORK_VOLUME="$T/p" "$NETVOL" sync
-wait $killer
 assert_contains "$OUT" "event=sync.failed"
 sh "$HERE/rgw.sh" restart-gw "$NV_RGW_DIR" 0
 assert_exit 0 env NETWORK_VOLUME="$T/p" "$NETVOL" log data
