@@ -2,6 +2,7 @@
 """HTTP fault-injecting proxy for the S3 tests.
 
     faultproxy.py UPSTREAM_HOST:PORT PLAN_FILE [--stall SECONDS] [--random P --seed N]
+                  [--rate BYTES_PER_SECOND]
 
 Listens on a free loopback port (printed as the first line on stdout), and
 forwards each HTTP/1.1 request to UPSTREAM on a fresh connection, unless the
@@ -18,7 +19,8 @@ plan says otherwise. PLAN_FILE holds one fault per line, "METHOD:FAULT" or
               silent for --stall seconds (default 6) before closing
 
 The file is re-read for every request, so tests change the plan by
-rewriting it. Requests with no matching line are forwarded untouched, or,
+rewriting it. With --rate, every answer reaches the client at that many bytes
+per second (a very slow link). Requests with no matching line are forwarded untouched, or,
 with --random P, get a random fault (reset, 503, 500, or truncate for a GET)
 with probability P. Every injected fault is logged on stderr.
 """
@@ -33,6 +35,7 @@ UPSTREAM = None
 PLAN = None
 STALL_S = 6.0
 RANDOM_P = 0.0
+RATE = 0
 RNG = random.Random(1)
 
 
@@ -92,6 +95,19 @@ async def forward(method, head_lines, body):
     return ("\r\n".join(head) + "\r\n\r\n").encode(), data[sep + 4:]
 
 
+async def send(writer, data):
+    """Write data, paced to RATE bytes per second when set."""
+    if RATE <= 0:
+        writer.write(data)
+        await writer.drain()
+        return
+    step = max(1024, RATE // 20)
+    for i in range(0, len(data), step):
+        writer.write(data[i:i + step])
+        await writer.drain()
+        await asyncio.sleep(len(data[i:i + step]) / RATE)
+
+
 async def handle(reader, writer):
     try:
         while True:
@@ -136,8 +152,7 @@ async def handle(reader, writer):
                 await asyncio.sleep(STALL_S)
                 rst_close(writer)
                 return
-            writer.write(head + rbody)
-            await writer.drain()
+            await send(writer, head + rbody)
     except (ConnectionError, asyncio.IncompleteReadError):
         pass
     finally:
@@ -146,8 +161,12 @@ async def handle(reader, writer):
 
 
 async def main():
-    global UPSTREAM, PLAN, STALL_S, RANDOM_P
+    global UPSTREAM, PLAN, STALL_S, RANDOM_P, RATE
     args = sys.argv[1:]
+    if "--rate" in args:
+        i = args.index("--rate")
+        RATE = int(args[i + 1])
+        del args[i:i + 2]
     for opt in ("--random", "--seed"):
         if opt in args:
             i = args.index(opt)

@@ -42,3 +42,18 @@ sh "$HERE/rgw.sh" restart-gw "$NV_RGW_DIR" 0
 assert_exit 0 env NETWORK_VOLUME="$T/p" "$NETVOL" log data
 assert_eq "$(printf '%s\n' "$OUT" | sed -n 2p | cut -c1-64)" "$head1" "HEAD after a failed sync"
 echo "down: sync failed cleanly, HEAD intact"
+
+# a very slow link (1 MB/s answers): slow but moving is not a stall
+mkdir -p "$T/s/data"
+head -c 3000000 /dev/urandom >"$T/s/data/slow"
+assert_exit 0 env NETVOL_STORE="s3://$NETVOL_TEST_S3_BUCKET/slow-$$" NETWORK_VOLUME="$T/s" "$NETVOL" sync
+: >"$T/plan"
+python3 "$HERE/faultproxy.py" "${AWS_ENDPOINT_URL_S3#http://}" "$T/plan" --rate 1000000 >"$T/slow.port" 2>"$T/slowproxy.log" &
+sp=$!
+at_exit "kill $sp 2>/dev/null"
+for i in $(seq 1 50); do [ -s "$T/slow.port" ] && break; sleep 0.1; done
+t0=$(date +%s)
+assert_exit 0 env NETVOL_STORE="s3://$NETVOL_TEST_S3_BUCKET/slow-$$" NETVOL_S3_STALL_TIMEOUT=3s \
+	AWS_ENDPOINT_URL_S3="http://127.0.0.1:$(cat "$T/slow.port")" NETWORK_VOLUME="$T/s2" "$NETVOL" restore
+treecmp "$T/s/data" "$T/s2/data"
+echo "slow: a 3 MB restore over a 1 MB/s link took $(($(date +%s) - t0)) s, no stall abort"

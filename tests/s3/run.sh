@@ -121,7 +121,7 @@ fi
 # the server killed and restarted under a sync and a restore (normal run only)
 if [ -n "${NETVOL_BIN:-}" ] && [ -z "${NETVOL_ASAN:-}" ]; then
 	if sh "$HERE/restart.sh" >"$W/restart.log" 2>&1; then
-		grep -E '^(restart|restore|down|note):' "$W/restart.log" | sed 's/^/s3: /'
+		grep -E '^(restart|restore|down|note|slow):' "$W/restart.log" | sed 's/^/s3: /'
 		echo "ok   server killed and restarted during sync and restore"
 	else
 		fail=1
