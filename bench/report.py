@@ -141,6 +141,11 @@ if sym or pre:
         print(f"| restore, all 3 shared datasets on the network volume (symlinks) | "
               f"{sym['wall'] * 1000:.0f} ms | {sym['cpu'] * 1000:.0f} ms | {sym['rss']:.0f} MiB | "
               f"{sym['load']:.1f} | {', '.join(f'{w:.2f}' for w in sym['walls'])} |")
+    syi = summary(("nv_symlink_internal", "netvol"))
+    if syi:
+        print(f"| the same, netvol's own time (`restore.summary duration_ms`: store open, probe, "
+              f"links; no process start-up) | {syi['wall'] * 1000:.0f} ms | | | {syi['load']:.1f} "
+              f"| {', '.join(f'{w:.3f}' for w in syi['walls'])} |")
     if pre:
         print(f"| preStop sync onto an empty network volume (copy + unchanged store sync) | "
               f"{pre['wall']:.2f} s | {pre['cpu']:.2f} s | {pre['rss']:.0f} MiB | {pre['load']:.1f} "

@@ -76,7 +76,7 @@ CEPHCONF="$RGW_DIR/ceph.conf"
 iptables -A OUTPUT -o lo -p tcp --dport "$PORT" -m comment --comment nvbench-sent
 iptables -A OUTPUT -o lo -p tcp --sport "$PORT" -m comment --comment nvbench-recv
 counters() { # "sent recv" bytes (IP packets) to/from the server port so far
-	iptables -L OUTPUT -n -v -x | awk '/nvbench-sent/ {s=$2} /nvbench-recv/ {r=$2} END {print s+0, r+0}'
+	iptables -L OUTPUT -n -v -x | awk '/nvbench-sent/ {s=$2} /nvbench-recv/ {r=$2} END {printf "%.0f %.0f\n", s, r}'
 }
 export AWS_DEFAULT_REGION=$AWS_REGION AWS_MAX_ATTEMPTS=5
 AWS="aws --endpoint-url $EP"
@@ -255,8 +255,11 @@ nvpath() {
 		r=$((r + 1))
 		rm -rf "$B/pod"
 		mkdir -p "$B/pod"
-		run nv_symlink_restore netvol env NETVOL_STORE=s3://nvb-netvol/root NETWORK_VOLUME="$B/pod" \
-			_NETWORK_VOLUME="$SRC" NETVOL_DATASETS="$NV_DS" "$BIN/netvol" restore || true
+		run nv_symlink_restore netvol env NETVOL_LOG_LEVEL=info NETVOL_STORE=s3://nvb-netvol/root \
+			NETWORK_VOLUME="$B/pod" _NETWORK_VOLUME="$SRC" NETVOL_DATASETS="$NV_DS" "$BIN/netvol" restore || true
+		# netvol's own duration (store open, probe, links), without process start-up
+		ms=$(sed -n 's/.*event=restore.summary.* duration_ms=\([0-9]*\).*/\1/p' "$B/err")
+		[ -n "$ms" ] && echo -e "nv_symlink_internal\tnetvol\t$(awk -v m="$ms" 'BEGIN {print m / 1000}')\t0\t0\t0\t0\t$(cut -d' ' -f1 /proc/loadavg)" >>"$RES"
 	done
 	# preStop: the pod has real folders, the network volume has none
 	rm -rf "$B/pod"
