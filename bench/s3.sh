@@ -175,8 +175,8 @@ export B TGZ_CHUNKS AWS SRC BIN NV_DS RESTIC_REPO EP
 # check_tree DST: the restored tree has the source's files and bytes
 check_tree() {
 	n=$(find "$1" -path "$1/.netvol" -prune -o -type f -print | wc -l)
-	b=$(find "$1" -path "$1/.netvol" -prune -o -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
-	sb=$(find "$SRC" -path "$SRC/.netvol" -prune -o -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+	b=$(find "$1" -path "$1/.netvol" -prune -o -type f -printf '%s\n' | awk '{s+=$1} END {printf "%.0f\n", s}')
+	sb=$(find "$SRC" -path "$SRC/.netvol" -prune -o -type f -printf '%s\n' | awk '{s+=$1} END {printf "%.0f\n", s}')
 	[ "$n" -eq "$NFILES" ] && [ "$b" -eq "$sb" ] || {
 		log "restored tree differs: $n files $b bytes, expected $NFILES files $sb bytes"
 		return 1
