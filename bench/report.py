@@ -32,7 +32,9 @@ for line in open(f"{out}/results.tsv"):
     if len(f) < 8 or f[2] == "FAIL":
         fails[key] += 1
         continue
-    runs[key].append((float(f[2]), float(f[3]), int(f[4]), int(f[5]), int(f[6]), float(f[7])))
+    # bytes may be "-": not measured (see the section's notes)
+    nb = [int(x) if x != "-" else None for x in (f[5], f[6])]
+    runs[key].append((float(f[2]), float(f[3]), int(f[4]), nb[0], nb[1], float(f[7])))
 
 
 def med(xs):
@@ -51,8 +53,8 @@ def summary(key):
         "wall": med([x[0] for x in r]),
         "cpu": med([x[1] for x in r]),
         "rss": max(x[2] for x in r) / 1024,
-        "sent": med([x[3] for x in r]),
-        "recv": med([x[4] for x in r]),
+        "sent": med([x[3] for x in r if x[3] is not None]),
+        "recv": med([x[4] for x in r if x[4] is not None]),
         "load": med([x[5] for x in r]),
         "n": len(r),
         "walls": [x[0] for x in r],

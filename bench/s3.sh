@@ -36,8 +36,8 @@ RGW_DIR="" PORT=""
 cleanup() {
 	set +e
 	[ -n "$PORT" ] && {
-		iptables -D OUTPUT -o lo -p tcp --dport "$PORT" -m comment --comment nvbench-sent 2>/dev/null
-		iptables -D OUTPUT -o lo -p tcp --sport "$PORT" -m comment --comment nvbench-recv 2>/dev/null
+		iptables -D OUTPUT -o lo -p tcp --dport "$PORT" -m comment --comment nvbench-sent-$PORT 2>/dev/null
+		iptables -D OUTPUT -o lo -p tcp --sport "$PORT" -m comment --comment nvbench-recv-$PORT 2>/dev/null
 	}
 	[ -n "$RGW_DIR" ] && "$ROOT/tests/s3/rgw.sh" stop "$RGW_DIR"
 	chmod -R u+w "$B" 2>/dev/null
@@ -73,10 +73,14 @@ RGW_DIR=$NV_RGW_DIR
 EP=$AWS_ENDPOINT_URL_S3
 PORT=${EP##*:}
 CEPHCONF="$RGW_DIR/ceph.conf"
-iptables -A OUTPUT -o lo -p tcp --dport "$PORT" -m comment --comment nvbench-sent
-iptables -A OUTPUT -o lo -p tcp --sport "$PORT" -m comment --comment nvbench-recv
+iptables -A OUTPUT -o lo -p tcp --dport "$PORT" -m comment --comment nvbench-sent-$PORT
+iptables -A OUTPUT -o lo -p tcp --sport "$PORT" -m comment --comment nvbench-recv-$PORT
+# (rules named by port: two runs at once each count their own server)
 counters() { # "sent recv" bytes (IP packets) to/from the server port so far
-	iptables -L OUTPUT -n -v -x | awk '/nvbench-sent/ {s=$2} /nvbench-recv/ {r=$2} END {printf "%.0f %.0f\n", s, r}'
+	iptables -L OUTPUT -n -v -x | awk -v p="$PORT" '
+		index($0, "nvbench-sent-" p " ") {s = $2}
+		index($0, "nvbench-recv-" p " ") {r = $2}
+		END {printf "%.0f %.0f\n", s, r}'
 }
 export AWS_DEFAULT_REGION=$AWS_REGION AWS_MAX_ATTEMPTS=5
 AWS="aws --endpoint-url $EP"
