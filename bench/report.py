@@ -163,7 +163,7 @@ for (sc, tool) in order:
         kind, mb, files = sc.split(":")
         scale[(int(mb), int(files))][kind] = summary((sc, tool))
 if scale:
-    print("#### Scaling (netvol, venv-like trees, one run per point)")
+    print("#### Scaling (netvol, venv-like trees `gen.py venv --mb MB --files N --seed 2`, one run per point)")
     print()
     print("| tree | sync | sync RSS | sent | unchanged sync | restore | restore RSS | received | load |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -174,7 +174,7 @@ if scale:
             print(f"| {mb} MB, {files} files | failed | | | | | | | |")
             continue
         print(f"| {mb} MB, {files} files | {s['wall']:.2f} s | {s['rss']:.0f} MiB | {mib(s['sent'])} MiB "
-              f"| {u['wall']:.2f} s | {r['wall']:.2f} s | {r['rss']:.0f} MiB | {mib(r['recv'])} MiB "
+              f"| {u['wall']:.2f} s ({u['cpu']:.2f} s CPU) | {r['wall']:.2f} s | {r['rss']:.0f} MiB | {mib(r['recv'])} MiB "
               f"| {s['load']:.1f} |")
     print()
 if fails:
