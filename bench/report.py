@@ -42,7 +42,7 @@ def med(xs):
 
 
 def mib(b):
-    return f"{b / 1048576:.1f}"
+    return "-" if b != b else f"{b / 1048576:.1f}"
 
 
 def summary(key):

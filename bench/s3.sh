@@ -126,8 +126,12 @@ export RCLONE_CONFIG_NVB_REGION=$AWS_REGION
 # uploaded in parallel; restored by parallel `aws s3 cp - | tar -xz`.
 tgz_sync() { # tgz_sync SRC BUCKET
 	cd "$1"
-	find . -mindepth 1 \( -type f -o -type l \) -printf '%s %p\n' | sort -k2 |
-		awk -v n="$TGZ_CHUNKS" -v d="$B/tgzlist" '{ i = NR % n; print substr($0, index($0, " ") + 1) > (d "." i) }'
+	# contiguous slices of the sorted list, of about equal bytes (parallel
+	# tar -x of interleaved files races on creating the same folders)
+	find . -mindepth 1 \( -type f -o -type l \) -printf '%s %p\n' | sort -k2 >"$B/tgzall"
+	awk -v n="$TGZ_CHUNKS" -v d="$B/tgzlist" -v t="$(awk '{s += $1} END {printf "%.0f", s}' "$B/tgzall")" '
+		{ i = int(c * n / (t + 1)); c += $1; print substr($0, index($0, " ") + 1) > (d "." i) }' "$B/tgzall"
+	for i in $(seq 0 $((TGZ_CHUNKS - 1))); do touch "$B/tgzlist.$i"; done
 	i=0
 	while [ $i -lt "$TGZ_CHUNKS" ]; do
 		(tar -czf - -T "$B/tgzlist.$i" | $AWS s3 cp - "s3://$2/tgz/chunk$i.tar.gz" --quiet) &
@@ -135,7 +139,7 @@ tgz_sync() { # tgz_sync SRC BUCKET
 	done
 	fails=0
 	for j in $(jobs -p); do wait "$j" || fails=1; done
-	rm -f "$B"/tgzlist.*
+	rm -f "$B"/tgzlist.* "$B/tgzall"
 	return $fails
 }
 tgz_restore() { # tgz_restore BUCKET DST
