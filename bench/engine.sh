@@ -16,6 +16,7 @@ export NETVOL_DATASETS=venv POD_USER_NAME=bench NETVOL_LOG_LEVEL=warn
 
 # t CMD...: wall seconds and peak RSS (MiB) of one run, into $W and $R
 t() {
+	cut -d' ' -f1 /proc/loadavg >>"$B/load"
 	/usr/bin/time -f '%e %M' -o "$B/time" "$@" >/dev/null 2>"$B/err" || { cat "$B/err" >&2; exit 1; }
 	W=$(cut -d' ' -f1 "$B/time"); R=$(($(cut -d' ' -f2 "$B/time") / 1024))
 }
@@ -44,8 +45,9 @@ tar_bytes=$(stat -c %s "$B/x.tar.zst")
 {
 	echo "### Engine, local store ($(date -u +%Y-%m-%d))"
 	echo
-	echo "Command: \`make bench\` (bench/engine.sh, $RUNS runs, median wall time; warm page cache)."
+	echo "Command: \`make bench-engine\`, part of \`make bench\` (bench/engine.sh, $RUNS runs, median wall time; warm page cache)."
 	echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); $("$BIN/netvol" version | tail -n 1)."
+	echo "Load average (1 min) at the start of the runs: $(sort -n "$B/load" | head -n1) to $(sort -n "$B/load" | tail -n1) (the machine is shared)."
 	echo "Tree: venv-like (bench/gen.py venv --mb $MB --files $FILES): $nfiles files, $bytes bytes."
 	echo
 	echo "| step | netvol | tar -I zstd (-3, 1 thread) | ratio netvol/tar | peak RSS netvol |"

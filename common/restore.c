@@ -26,7 +26,7 @@
 #include "progress.h"
 #include "volume.h"
 
-#define RANGE_MAX (8u << 20)   /* bytes fetched by one request, at most */
+#define RANGE_MAX (4u << 20)   /* bytes fetched by one request, at most */
 #define RANGE_GAP (256u << 10) /* join pieces closer than this */
 
 /* ---- shared store access ---- */

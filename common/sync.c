@@ -33,6 +33,9 @@
 #include "walk.h"
 
 #define QUEUE_MAX 2
+#define UPLOADERS_MAX 8
+/* pack buffers kept for reuse: at most this many packs exist at once */
+#define SPARE_MAX (QUEUE_MAX + UPLOADERS_MAX + 1)
 
 struct job {
 	size_t walk_index;
@@ -72,6 +75,8 @@ struct ctx {
 	struct pack_item *queue[QUEUE_MAX];
 	size_t qhead, qlen;
 	bool qclosed;
+	struct nv_buf spare[SPARE_MAX]; /* uploaded packs' buffers, for reuse */
+	size_t nspare;
 
 	atomic_int failed;
 	pthread_mutex_t elock;
@@ -276,6 +281,21 @@ static void free_item(struct pack_item *it)
 	nv_free(it);
 }
 
+/* Free an uploaded item but keep its pack buffer for the next pack: each
+ * buffer is allocated and paged in once, and malloc does not pile up freed
+ * 16 MiB blocks in its per-thread arenas (peak RSS). */
+static void recycle_item(struct ctx *c, struct pack_item *it)
+{
+	pthread_mutex_lock(&c->qlock);
+	if (c->nspare < SPARE_MAX && it->data.alloc) {
+		nv_buf_reset(&it->data);
+		c->spare[c->nspare++] = it->data;
+		nv_buf_init(&it->data, 0);
+	}
+	pthread_mutex_unlock(&c->qlock);
+	free_item(it);
+}
+
 static int upload_item(struct ctx *c, struct pack_item *it, struct nv_error *err)
 {
 	struct nv_buf key = NV_BUF_INIT(4096), idx = NV_BUF_INIT(NV_BUF_UNLIMITED);
@@ -335,7 +355,7 @@ static void *uploader(void *arg)
 			return NULL;
 		if (!atomic_load(&c->failed) && upload_item(c, it, &e))
 			fail(c, &e);
-		free_item(it);
+		recycle_item(c, it);
 	}
 }
 
@@ -381,6 +401,10 @@ static int flush_pack(struct ctx *c, struct nv_error *err)
 	it->nidx = c->npidx;
 	it->run_index = c->pack_run;
 	nv_buf_init(&c->pack, NV_PACK_TARGET + ZSTD_COMPRESSBOUND(NV_BLOB_SIZE) + 64);
+	pthread_mutex_lock(&c->qlock);
+	if (c->nspare)
+		c->pack = c->spare[--c->nspare];
+	pthread_mutex_unlock(&c->qlock);
 	c->pidx = NULL;
 	c->npidx = c->pidxcap = 0;
 	enqueue(c, it);
@@ -694,7 +718,7 @@ int nv_sync_dataset(const struct nv_engine_opts *o, struct nv_sync_result *res,
 	struct nv_buf obj = NV_BUF_INIT(NV_MANIFEST_MAX);
 	struct nv_manifest prev, cache, out;
 	struct listing l;
-	pthread_t *threads = NULL, upl[8];
+	pthread_t *threads = NULL, upl[UPLOADERS_MAX];
 	int nworkers, nupl, started = 0, upstarted = 0, rc, i;
 	uint32_t *run_to_m = NULL;
 	size_t *hl_first = NULL; /* walk index -> walk index of its first name */
@@ -704,7 +728,8 @@ int nv_sync_dataset(const struct nv_engine_opts *o, struct nv_sync_result *res,
 	struct nv_buf lock = NV_BUF_INIT(4096);
 	struct cursor cc = {NULL, 0}, pc = {NULL, 0};
 	uint64_t to_hash = 0;
-	size_t k;
+	size_t k, from_cache = 0;
+	bool cache_fresh;
 
 	memset(res, 0, sizeof(*res));
 	memset(&c, 0, sizeof(c));
@@ -755,7 +780,9 @@ int nv_sync_dataset(const struct nv_engine_opts *o, struct nv_sync_result *res,
 	/* while a gc runs, only HEAD's packs are sure to stay */
 	if ((have_prev && (rc = learn_manifest(&c, &prev, &l, err))) ||
 	    (!gc_running && (rc = learn_orphan_packs(&c, &l, err))) ||
-	    (!gc_running && cache.nentries && (rc = learn_manifest(&c, &cache, &l, err))))
+	    (!gc_running && cache.nentries &&
+	     !(have_prev && !memcmp(cache.digest, prev.digest, NV_HASH_LEN)) &&
+	     (rc = learn_manifest(&c, &cache, &l, err))))
 		goto done;
 
 	/* 2. the folder */
@@ -804,8 +831,9 @@ int nv_sync_dataset(const struct nv_engine_opts *o, struct nv_sync_result *res,
 			}
 			j = &c.jobs[c.njobs++];
 			j->walk_index = k;
-			if (!try_cache(&c, &cache, seek(&cc, we->path), we, j) &&
-			    !try_cache(&c, &prev, seek(&pc, we->path), we, j))
+			if (try_cache(&c, &cache, seek(&cc, we->path), we, j))
+				from_cache++;
+			else if (!try_cache(&c, &prev, seek(&pc, we->path), we, j))
 				to_hash += we->size;
 		}
 		nv_blob_map_release(&inodes);
@@ -822,6 +850,8 @@ int nv_sync_dataset(const struct nv_engine_opts *o, struct nv_sync_result *res,
 	if (nworkers > 16)
 		nworkers = 16;
 	nupl = o->cfg->parallel < 4 ? o->cfg->parallel : 4;
+	if (nupl > UPLOADERS_MAX)
+		nupl = UPLOADERS_MAX;
 	threads = nv_calloc((size_t)nworkers, sizeof(*threads));
 	if (!threads) {
 		rc = nv_error_set(err, NV_ENOMEM, "out of memory");
@@ -949,7 +979,11 @@ join:
 	res->packs_new = atomic_load(&c.packs_new);
 	res->unchanged =
 	    have_prev && !res->packs_new && !memcmp(out.digest, prev.digest, NV_HASH_LEN);
-	if ((rc = nv_manifest_encode(&out, o->cfg->zstd_level, &obj, err)))
+	/* unchanged, and every file matched the stat cache: the cache on disk
+	 * already says all this, so neither encode nor rewrite it */
+	cache_fresh = res->unchanged && cache.nentries && from_cache == c.njobs &&
+		      !memcmp(out.digest, cache.digest, NV_HASH_LEN);
+	if (!cache_fresh && (rc = nv_manifest_encode(&out, o->cfg->zstd_level, &obj, err)))
 		goto done;
 	if (res->unchanged) {
 		memcpy(res->snapshot, head, NV_HASH_LEN);
@@ -987,7 +1021,7 @@ join:
 				goto done;
 		}
 	}
-	if (!o->dry_run)
+	if (!o->dry_run && !cache_fresh)
 		nv_engine_write_cache(o, prefix.p, &obj, NULL);
 done:
 	if (lock.len)
@@ -1005,6 +1039,8 @@ done:
 	nv_free(c.rpacks);
 	nv_free(c.pidx);
 	nv_buf_release(&c.pack);
+	for (k = 0; k < c.nspare; k++)
+		nv_buf_release(&c.spare[k]);
 	nv_blob_map_release(&c.map);
 	nv_blob_map_release(&c.pack_ids);
 	nv_blob_map_release(&l.packs);

@@ -1,9 +1,30 @@
 # make bench: benchmarks, never part of `make test`. Results go to
-# docs/BENCHMARKS.md (the engine section is rewritten on each run).
+# docs/BENCHMARKS.md, each between its <!-- bench:NAME --> markers
+# (scripts/bench-merge.sh rewrites a section on each run).
+#
+#   make bench                    engine (local store) + S3 peers at BENCH_SIZE
+#   make bench-engine             bench/engine.sh only
+#   make bench-s3 BENCH_SIZE=small   netvol vs restic/rclone/tar.gz+aws on radosgw
+#
+# BENCH_SIZE: small (~200 MB, a smoke run, ~10 min), medium (~2 GB),
+# large (~8 GB, by hand). BENCH_RUNS: repetitions (default 3).
 BENCH_MB ?= 1000
 BENCH_FILES ?= 30000
+BENCH_SIZE ?= medium
+BENCH_RUNS ?= 3
 
-bench: build-all
+.PHONY: bench-engine bench-s3
+bench: bench-engine bench-s3
+
+bench-engine: build-all
 	@command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
 	@mkdir -p $(BUILD) && bench/engine.sh $(abspath $(BIN)) $(abspath $(BUILD))/bench-engine.md $(BENCH_MB) $(BENCH_FILES)
 	@scripts/bench-merge.sh docs/BENCHMARKS.md engine $(abspath $(BUILD))/bench-engine.md
+
+bench-s3: build-all
+	@scripts/deps.sh
+	@rm -rf $(BUILD)/bench-s3-$(BENCH_SIZE) && mkdir -p $(BUILD)/bench-s3-$(BENCH_SIZE)
+	RUNS=$(BENCH_RUNS) bench/s3.sh $(abspath $(BIN)) $(abspath $(BUILD))/bench-s3-$(BENCH_SIZE) $(BENCH_SIZE)
+	@python3 bench/report.py $(BUILD)/bench-s3-$(BENCH_SIZE) \
+	  "make bench-s3 BENCH_SIZE=$(BENCH_SIZE) BENCH_RUNS=$(BENCH_RUNS)" >$(BUILD)/bench-s3-$(BENCH_SIZE).md
+	@scripts/bench-merge.sh docs/BENCHMARKS.md s3-$(BENCH_SIZE) $(abspath $(BUILD))/bench-s3-$(BENCH_SIZE).md
