@@ -399,41 +399,70 @@ int nv_snap_check_path(const char *p, size_t n, struct nv_error *err)
 	return NV_OK;
 }
 
-static void digest_u64(struct nv_sha256 *h, uint64_t v)
+/* The digest's byte stream goes through a 64 KiB staging buffer: one
+ * SHA-256 update per buffer, not per 8-byte field (same bytes, same digest). */
+struct dstream {
+	struct nv_sha256 h;
+	size_t n;
+	unsigned char b[65536];
+};
+
+static void ds_add(struct dstream *d, const void *p, size_t len)
+{
+	if (d->n + len > sizeof(d->b)) {
+		nv_sha256_update(&d->h, d->b, d->n);
+		d->n = 0;
+		if (len > sizeof(d->b)) {
+			nv_sha256_update(&d->h, p, len);
+			return;
+		}
+	}
+	memcpy(d->b + d->n, p, len);
+	d->n += len;
+}
+
+static void ds_u64(struct dstream *d, uint64_t v)
 {
 	unsigned char b[8];
 
 	put_le64(b, v);
-	nv_sha256_update(h, b, 8);
+	ds_add(d, b, 8);
 }
 
 int nv_manifest_compute_digest(struct nv_manifest *m, struct nv_error *err)
 {
-	struct nv_sha256 h;
+	struct dstream *d = nv_malloc(sizeof(*d));
 	size_t i, j;
 	int rc;
 
-	if ((rc = nv_sha256_init(&h, err)))
+	if (!d)
+		return nv_error_set(err, NV_ENOMEM, "out of memory");
+	d->n = 0;
+	if ((rc = nv_sha256_init(&d->h, err))) {
+		nv_free(d);
 		return rc;
-	digest_u64(&h, m->nentries);
+	}
+	ds_u64(d, m->nentries);
 	for (i = 0; i < m->nentries; i++) {
 		const struct nv_entry *e = &m->entries[i];
 
-		nv_sha256_update(&h, e->path, strlen(e->path) + 1);
-		digest_u64(&h, e->type);
-		digest_u64(&h, e->mode);
-		digest_u64(&h, (uint64_t)e->mtime_sec);
-		digest_u64(&h, e->mtime_nsec);
-		digest_u64(&h, e->size);
+		ds_add(d, e->path, strlen(e->path) + 1);
+		ds_u64(d, e->type);
+		ds_u64(d, e->mode);
+		ds_u64(d, (uint64_t)e->mtime_sec);
+		ds_u64(d, e->mtime_nsec);
+		ds_u64(d, e->size);
 		if (e->type == NV_ENT_SYMLINK)
-			nv_sha256_update(&h, e->link, strlen(e->link) + 1);
+			ds_add(d, e->link, strlen(e->link) + 1);
 		if (e->type == NV_ENT_HARDLINK)
-			digest_u64(&h, e->link_index);
+			ds_u64(d, e->link_index);
 		for (j = 0; j < e->nchunks; j++)
-			nv_sha256_update(&h, m->chunks[e->first_chunk + j].hash, NV_HASH_LEN);
+			ds_add(d, m->chunks[e->first_chunk + j].hash, NV_HASH_LEN);
 	}
-	nv_sha256_final(&h, m->digest);
-	nv_sha256_release(&h);
+	nv_sha256_update(&d->h, d->b, d->n);
+	nv_sha256_final(&d->h, m->digest);
+	nv_sha256_release(&d->h);
+	nv_free(d);
 	return NV_OK;
 }
 
