@@ -59,3 +59,19 @@ check_refused truncated-pack "shorter than expected"
 # a garbage HEAD
 echo garbage >"$store/user/venv/HEAD"
 check_refused bad-head "HEAD"
+
+# a pack whose index never got stored (a sync killed in between) is garbage,
+# not damage: verify warns and passes, gc removes it
+rm -rf "$store"
+assert_exit 0 nv_pod "$T/src" sync
+printf 'NVPACK\000\001orphan blob bytes' >"$T/orphan"
+orphan="$store/user/venv/packs/$(sha256sum "$T/orphan" | cut -c1-64).pack"
+cp "$T/orphan" "$orphan"
+assert_exit 0 "$NETVOL" verify
+assert_contains "$OUT" "event=verify.unindexed_pack"
+assert_exit 0 "$NETVOL" gc --keep-last 1 --grace 0
+[ ! -e "$orphan" ] || fail "gc left the unindexed pack"
+# but a pack a snapshot needs may not lose its index
+rm "$store"/user/venv/packs/*.idx
+assert_exit 1 "$NETVOL" verify
+assert_contains "$OUT" "verify.problem"
