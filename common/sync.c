@@ -120,6 +120,23 @@ static int check_deadline(struct ctx *c)
 	return NV_EDEADLINE;
 }
 
+/* Room for one more run pack (lock held or single threaded). */
+static int grow_rpacks(struct ctx *c, struct nv_error *err)
+{
+	size_t nc;
+	void *p;
+
+	if (c->nrpacks < c->rpcap)
+		return NV_OK;
+	nc = c->rpcap ? c->rpcap * 2 : 64;
+	p = nv_realloc(c->rpacks, nc * NV_HASH_LEN);
+	if (!p)
+		return nv_error_set(err, NV_ENOMEM, "out of memory");
+	c->rpacks = p;
+	c->rpcap = nc;
+	return NV_OK;
+}
+
 /* A run pack index for a pack id, adding it if new (lock held or single
  * threaded). */
 static int run_pack_index(struct ctx *c, const unsigned char id[NV_HASH_LEN], uint32_t *out,
@@ -133,15 +150,8 @@ static int run_pack_index(struct ctx *c, const unsigned char id[NV_HASH_LEN], ui
 		*out = l->pack;
 		return NV_OK;
 	}
-	if (c->nrpacks == c->rpcap) {
-		size_t nc = c->rpcap ? c->rpcap * 2 : 64;
-		void *p = nv_realloc(c->rpacks, nc * NV_HASH_LEN);
-
-		if (!p)
-			return nv_error_set(err, NV_ENOMEM, "out of memory");
-		c->rpacks = p;
-		c->rpcap = nc;
-	}
+	if ((rc = grow_rpacks(c, err)))
+		return rc;
 	memcpy(c->rpacks[c->nrpacks], id, NV_HASH_LEN);
 	v.pack = (uint32_t)c->nrpacks;
 	if ((rc = nv_blob_map_put(&c->pack_ids, id, &v, NULL, err)))
@@ -419,15 +429,8 @@ static int append_blob(struct ctx *c, const unsigned char hash[NV_HASH_LEN], con
 
 	if (!c->pack_open) {
 		/* reserve a run index; the id is known when the pack closes */
-		if (c->nrpacks == c->rpcap) {
-			size_t nc = c->rpcap ? c->rpcap * 2 : 64;
-			void *p = nv_realloc(c->rpacks, nc * NV_HASH_LEN);
-
-			if (!p)
-				return nv_error_set(err, NV_ENOMEM, "out of memory");
-			c->rpacks = p;
-			c->rpcap = nc;
-		}
+		if ((rc = grow_rpacks(c, err)))
+			return rc;
 		memset(c->rpacks[c->nrpacks], 0, NV_HASH_LEN);
 		c->pack_run = (uint32_t)c->nrpacks++;
 		c->pack_open = true;
