@@ -70,9 +70,17 @@ int nv_engine_read_manifest(struct nv_store *s, const char *prefix,
 			    const unsigned char id[NV_HASH_LEN], struct nv_manifest *m,
 			    struct nv_error *err);
 /* Keep an encoded manifest as the stat cache in o->cache_dir (atomic;
- * failures are logged as warnings and returned). */
+ * failures are logged as warnings and returned). base is the snapshot whose
+ * content digest and blob locations the manifest has (FORMAT.md, "The local
+ * stat cache"); a trailer naming it is appended to manifest. */
 int nv_engine_write_cache(const struct nv_engine_opts *o, const char *prefix,
-			  const struct nv_buf *manifest, struct nv_error *err);
+			  struct nv_buf *manifest, const unsigned char base[NV_HASH_LEN],
+			  struct nv_error *err);
+/* Read and decode the stat cache into m; NV_ENOTFOUND when there is none or
+ * it is unreadable (logged). *has_base tells whether base was read from a
+ * trailer that matches the cache's bytes. */
+int nv_engine_read_cache(const struct nv_engine_opts *o, const char *prefix, struct nv_manifest *m,
+			 unsigned char base[NV_HASH_LEN], bool *has_base);
 /* Path of the local stat cache file for a dataset prefix, in out. */
 int nv_engine_cache_name(const char *prefix, struct nv_buf *out, struct nv_error *err);
 

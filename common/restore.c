@@ -89,9 +89,17 @@ int nv_engine_cache_name(const char *prefix, struct nv_buf *out, struct nv_error
 	return rc ? rc : nv_buf_addstr(out, "snap", err);
 }
 
+/* The stat cache file is the encoded manifest followed by a trailer: the
+ * magic, the id of the snapshot whose content and blob locations it has,
+ * and the SHA-256 of the manifest bytes (so a trailer never vouches for
+ * other bytes). */
+#define CACHE_MAGIC "NVCBASE1"
+#define CACHE_TRAILER (8 + 2 * NV_HASH_LEN)
+
 /* Keep the manifest as the local stat cache of the folder (best effort). */
 int nv_engine_write_cache(const struct nv_engine_opts *o, const char *prefix,
-			  const struct nv_buf *manifest, struct nv_error *err)
+			  struct nv_buf *manifest, const unsigned char base[NV_HASH_LEN],
+			  struct nv_error *err)
 {
 	struct nv_buf name = NV_BUF_INIT(4096);
 	struct nv_error local = NV_ERROR_INIT;
@@ -123,7 +131,18 @@ int nv_engine_write_cache(const struct nv_engine_opts *o, const char *prefix,
 	}
 	if ((rc = nv_engine_cache_name(prefix, &name, err)))
 		goto out;
-	rc = nv_fs_write_file_atomic(dirfd, name.p, manifest->p, manifest->len, 0644, err);
+	{
+		unsigned char sum[NV_HASH_LEN];
+		size_t mlen = manifest->len;
+
+		nv_sha256(manifest->p, mlen, sum);
+		if (!(rc = nv_buf_add(manifest, CACHE_MAGIC, 8, err)) &&
+		    !(rc = nv_buf_add(manifest, base, NV_HASH_LEN, err)) &&
+		    !(rc = nv_buf_add(manifest, sum, NV_HASH_LEN, err)))
+			rc = nv_fs_write_file_atomic(dirfd, name.p, manifest->p, manifest->len,
+						     0644, err);
+		manifest->len = mlen;
+	}
 out:
 	if (rc) {
 		struct nv_log_rec r;
@@ -135,6 +154,57 @@ out:
 	}
 	nv_fs_close(&dirfd);
 	nv_buf_release(&name);
+	return rc;
+}
+
+int nv_engine_read_cache(const struct nv_engine_opts *o, const char *prefix, struct nv_manifest *m,
+			 unsigned char base[NV_HASH_LEN], bool *has_base)
+{
+	struct nv_buf name = NV_BUF_INIT(4096), data = NV_BUF_INIT(NV_MANIFEST_MAX + CACHE_TRAILER);
+	struct nv_error e = NV_ERROR_INIT;
+	int dirfd = -1, rc = NV_ENOTFOUND;
+	size_t len;
+
+	*has_base = false;
+	if (!o->cache_dir)
+		return NV_ENOTFOUND;
+	dirfd = open(o->cache_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0 || nv_engine_cache_name(prefix, &name, &e))
+		goto out;
+	if (nv_fs_read_file_at(dirfd, name.p, &data, &e))
+		goto out;
+	len = data.len;
+	if (len > CACHE_TRAILER && !memcmp(data.p + len - CACHE_TRAILER, CACHE_MAGIC, 8)) {
+		unsigned char sum[NV_HASH_LEN];
+
+		len -= CACHE_TRAILER;
+		nv_sha256(data.p, len, sum);
+		if (memcmp(sum, data.p + len + 8 + NV_HASH_LEN, NV_HASH_LEN)) {
+			rc = nv_error_set(&e, NV_ECORRUPT, "it does not match its checksum");
+		} else {
+			memcpy(base, data.p + len + 8, NV_HASH_LEN);
+			*has_base = true;
+			rc = NV_OK;
+		}
+	} else {
+		rc = NV_OK; /* no trailer: written by an earlier build */
+	}
+	if (!rc)
+		rc = nv_manifest_decode(data.p, len, m, &e);
+	if (rc) {
+		struct nv_log_rec r;
+
+		*has_base = false;
+		rc = NV_ENOTFOUND;
+		nv_log_begin(&r, NV_LOG_WARN, "cache.unreadable");
+		nv_log_str(&r, "dataset", o->ds->path);
+		nv_log_str(&r, "error", e.msg);
+		nv_log_end(&r);
+	}
+out:
+	nv_fs_close(&dirfd);
+	nv_buf_release(&name);
+	nv_buf_release(&data);
 	return rc;
 }
 
@@ -657,7 +727,7 @@ int nv_restore_dataset(const struct nv_engine_opts *o, struct nv_restore_result 
 	}
 	nv_fs_fsync_dir(parentfd, NULL);
 	if (!nv_manifest_encode(&m, 1, &obj, NULL))
-		nv_engine_write_cache(o, prefix.p, &obj, NULL);
+		nv_engine_write_cache(o, prefix.p, &obj, res->snapshot, NULL);
 out:
 	if (staged && parentfd >= 0) {
 		struct nv_error e2 = NV_ERROR_INIT;

@@ -301,6 +301,17 @@ static int grow_array(void **arr, size_t *cap, size_t need, size_t elem, struct 
 	return NV_OK;
 }
 
+int nv_manifest_reserve(struct nv_manifest *m, size_t nentries, size_t nchunks,
+			struct nv_error *err)
+{
+	int rc =
+	    grow_array((void **)&m->entries, &m->entries_cap, nentries, sizeof(*m->entries), err);
+
+	return rc ? rc
+		  : grow_array((void **)&m->chunks, &m->chunks_cap, nchunks, sizeof(*m->chunks),
+			       err);
+}
+
 int nv_manifest_add_entry(struct nv_manifest *m, const struct nv_entry *e, size_t *idx,
 			  struct nv_error *err)
 {

@@ -109,6 +109,10 @@ struct nv_manifest {
 
 void nv_manifest_init(struct nv_manifest *m);
 void nv_manifest_release(struct nv_manifest *m);
+/* Make room for this many entries and chunks in all (no reallocation while
+ * a sync that knows the counts appends them). */
+int nv_manifest_reserve(struct nv_manifest *m, size_t nentries, size_t nchunks,
+			struct nv_error *err);
 /* Append an entry; path and link are copied. Returns its index in *idx. */
 int nv_manifest_add_entry(struct nv_manifest *m, const struct nv_entry *e, size_t *idx,
 			  struct nv_error *err);

@@ -58,6 +58,8 @@ struct ctx {
 	const char *prefix;
 	int rootfd;
 	struct nv_walk walk;
+	int walk_rc; /* the walk thread's result and error */
+	struct nv_error walk_err;
 
 	pthread_mutex_t lock;	     /* map, run packs, open pack */
 	struct nv_blob_map map;	     /* blob hash -> location (pack = run index) */
@@ -684,33 +686,12 @@ static bool try_cache(struct ctx *c, const struct nv_manifest *m, const struct n
 
 /* ---- the whole sync ---- */
 
-static int load_cache(const struct nv_engine_opts *o, const char *prefix, struct nv_manifest *m)
+static void *walk_thread(void *arg)
 {
-	struct nv_buf name = NV_BUF_INIT(4096), data = NV_BUF_INIT(NV_MANIFEST_MAX);
-	struct nv_error e = NV_ERROR_INIT;
-	int dirfd = -1, rc = NV_ENOTFOUND;
+	struct ctx *c = arg;
 
-	if (!o->cache_dir)
-		return NV_ENOTFOUND;
-	dirfd = open(o->cache_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0 || nv_engine_cache_name(prefix, &name, &e))
-		goto out;
-	if (nv_fs_read_file_at(dirfd, name.p, &data, &e))
-		goto out;
-	rc = nv_manifest_decode(data.p, data.len, m, &e);
-	if (rc) {
-		struct nv_log_rec r;
-
-		nv_log_begin(&r, NV_LOG_WARN, "cache.unreadable");
-		nv_log_str(&r, "dataset", o->ds->path);
-		nv_log_str(&r, "error", e.msg);
-		nv_log_end(&r);
-	}
-out:
-	nv_fs_close(&dirfd);
-	nv_buf_release(&name);
-	nv_buf_release(&data);
-	return rc;
+	c->walk_rc = nv_walk_tree(c->rootfd, c->o->path, &c->walk, &c->walk_err);
+	return NULL;
 }
 
 int nv_sync_dataset(const struct nv_engine_opts *o, struct nv_sync_result *res,
@@ -732,7 +713,11 @@ int nv_sync_dataset(const struct nv_engine_opts *o, struct nv_sync_result *res,
 	struct cursor cc = {NULL, 0}, pc = {NULL, 0};
 	uint64_t to_hash = 0;
 	size_t k, from_cache = 0;
-	bool cache_fresh;
+	bool cache_fresh, cache_has_base = false, cache_is_head = false;
+	unsigned char cache_base[NV_HASH_LEN];
+	const struct nv_manifest *pm;
+	pthread_t walker;
+	bool walking = false;
 
 	memset(res, 0, sizeof(*res));
 	memset(&c, 0, sizeof(c));
@@ -756,6 +741,17 @@ int nv_sync_dataset(const struct nv_engine_opts *o, struct nv_sync_result *res,
 	if ((rc = nv_snap_dataset_prefix(o->ds, o->pod_id, &prefix, err)))
 		goto done;
 	c.prefix = prefix.p;
+	/* the folder is walked while the store is read (both mostly wait) */
+	c.rootfd = open(o->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c.rootfd < 0) {
+		rc = nv_error_sys(err, NV_EIO, errno, "cannot open '%s'", o->path);
+		goto done;
+	}
+	if (pthread_create(&walker, NULL, walk_thread, &c)) {
+		rc = nv_error_set(err, NV_EINTERNAL, "cannot start the walk thread");
+		goto done;
+	}
+	walking = true;
 	/* our lock first, then look for a gc: see gc.h */
 	if (!o->dry_run && (rc = nv_lock_acquire(o->store, prefix.p, "sync", &lock, err)))
 		goto done;
@@ -764,15 +760,20 @@ int nv_sync_dataset(const struct nv_engine_opts *o, struct nv_sync_result *res,
 
 	/* 1. what the store knows */
 	rc = nv_engine_read_head(o->store, prefix.p, head, err);
-	if (rc == NV_OK) {
-		if ((rc = nv_engine_read_manifest(o->store, prefix.p, head, &prev, err)))
-			goto done;
-		have_prev = true;
-		res->had_head = true;
-	} else if (rc != NV_ENOTFOUND) {
+	if (rc != NV_OK && rc != NV_ENOTFOUND)
 		goto done;
-	}
-	load_cache(o, prefix.p, &cache);
+	have_prev = rc == NV_OK;
+	res->had_head = have_prev;
+	nv_engine_read_cache(o, prefix.p, &cache, cache_base, &cache_has_base);
+	/* a cache made from HEAD's snapshot has its content and blob
+	 * locations: HEAD's manifest need not be fetched and decoded (while
+	 * a gc runs, HEAD's own manifest is the only safe source) */
+	cache_is_head = have_prev && !gc_running && cache.nentries && cache_has_base &&
+			!memcmp(cache_base, head, NV_HASH_LEN);
+	if (have_prev && !cache_is_head &&
+	    (rc = nv_engine_read_manifest(o->store, prefix.p, head, &prev, err)))
+		goto done;
+	pm = cache_is_head ? &cache : &prev;
 	if ((rc = nv_buf_addf(&key, err, "%spacks/", prefix.p)))
 		goto done;
 	l.prefix = key.p;
@@ -781,21 +782,21 @@ int nv_sync_dataset(const struct nv_engine_opts *o, struct nv_sync_result *res,
 	if ((rc = nv_store_list(o->store, key.p, list_cb, &l, err)))
 		goto done;
 	/* while a gc runs, only HEAD's packs are sure to stay */
-	if ((have_prev && (rc = learn_manifest(&c, &prev, &l, err))) ||
+	if ((have_prev && (rc = learn_manifest(&c, pm, &l, err))) ||
 	    (!gc_running && (rc = learn_orphan_packs(&c, &l, err))) ||
 	    (!gc_running && cache.nentries &&
-	     !(have_prev && !memcmp(cache.digest, prev.digest, NV_HASH_LEN)) &&
+	     !(have_prev && !memcmp(cache.digest, pm->digest, NV_HASH_LEN)) &&
 	     (rc = learn_manifest(&c, &cache, &l, err))))
 		goto done;
 
 	/* 2. the folder */
-	c.rootfd = open(o->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (c.rootfd < 0) {
-		rc = nv_error_sys(err, NV_EIO, errno, "cannot open '%s'", o->path);
+	pthread_join(walker, NULL);
+	walking = false;
+	if ((rc = c.walk_rc)) {
+		if (err)
+			*err = c.walk_err;
 		goto done;
 	}
-	if ((rc = nv_walk_tree(c.rootfd, o->path, &c.walk, err)))
-		goto done;
 	c.jobs = nv_calloc(c.walk.files ? c.walk.files : 1, sizeof(*c.jobs));
 	hl_first = nv_malloc(c.walk.n * sizeof(*hl_first));
 	mindex = nv_calloc(c.walk.n, sizeof(*mindex));
@@ -805,7 +806,7 @@ int nv_sync_dataset(const struct nv_engine_opts *o, struct nv_sync_result *res,
 	}
 	memset(hl_first, 0xff, c.walk.n * sizeof(*hl_first));
 	cc.m = cache.nentries ? &cache : NULL;
-	pc.m = have_prev ? &prev : NULL;
+	pc.m = have_prev && !cache_is_head ? &prev : NULL;
 	{
 		struct nv_blob_map inodes; /* (dev, ino) of multi-link files -> walk index */
 
@@ -910,8 +911,12 @@ join:
 		memcpy(out.parent, head, NV_HASH_LEN);
 	}
 	{
-		size_t jn = 0;
+		size_t jn = 0, nch = 0;
 
+		for (k = 0; k < c.njobs; k++)
+			nch += c.jobs[k].nchunks;
+		if ((rc = nv_manifest_reserve(&out, c.walk.n, nch, err)))
+			goto done;
 		for (k = 0; k < c.walk.n && !rc; k++) {
 			const struct nv_walk_entry *we = &c.walk.e[k];
 			struct nv_entry e;
@@ -981,11 +986,10 @@ join:
 	res->blobs_new = atomic_load(&c.blobs_new);
 	res->packs_new = atomic_load(&c.packs_new);
 	res->unchanged =
-	    have_prev && !res->packs_new && !memcmp(out.digest, prev.digest, NV_HASH_LEN);
+	    have_prev && !res->packs_new && !memcmp(out.digest, pm->digest, NV_HASH_LEN);
 	/* unchanged, and every file matched the stat cache: the cache on disk
 	 * already says all this, so neither encode nor rewrite it */
-	cache_fresh = res->unchanged && cache.nentries && from_cache == c.njobs &&
-		      !memcmp(out.digest, cache.digest, NV_HASH_LEN);
+	cache_fresh = res->unchanged && cache_is_head && from_cache == c.njobs;
 	if (!cache_fresh && (rc = nv_manifest_encode(&out, o->cfg->zstd_level, &obj, err)))
 		goto done;
 	if (res->unchanged) {
@@ -1025,8 +1029,10 @@ join:
 		}
 	}
 	if (!o->dry_run && !cache_fresh)
-		nv_engine_write_cache(o, prefix.p, &obj, NULL);
+		nv_engine_write_cache(o, prefix.p, &obj, res->snapshot, NULL);
 done:
+	if (walking)
+		pthread_join(walker, NULL);
 	if (lock.len)
 		nv_lock_release(o->store, lock.p);
 	nv_buf_release(&lock);
