@@ -324,9 +324,15 @@ int nv_fs_rmtree_at(int dirfd, const char *name, struct nv_error *err)
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 
+static int no_openat2;
+
+void nv_fs_test_without_openat2(int on)
+{
+	__atomic_store_n(&no_openat2, on, __ATOMIC_RELAXED);
+}
+
 int nv_fs_openat_beneath(int dirfd, const char *path, int flags, mode_t mode)
 {
-	static int no_openat2;
 #ifdef SYS_openat2
 	if (!__atomic_load_n(&no_openat2, __ATOMIC_RELAXED)) {
 		struct open_how how;
@@ -345,7 +351,66 @@ int nv_fs_openat_beneath(int dirfd, const char *path, int flags, mode_t mode)
 		__atomic_store_n(&no_openat2, 1, __ATOMIC_RELAXED);
 	}
 #endif
-	return openat(dirfd, path, flags | O_CLOEXEC | O_NOFOLLOW, mode);
+	/* no openat2: one component at a time, none of them followed */
+	{
+		const char *p = path, *slash;
+		int cur = dirfd, fd;
+
+		if (*p == '/') {
+			errno = EXDEV;
+			return -1;
+		}
+		while ((slash = strchr(p, '/'))) {
+			char comp[256];
+			size_t n = (size_t)(slash - p);
+			int next;
+
+			if (n >= sizeof(comp) || (n == 2 && p[0] == '.' && p[1] == '.')) {
+				if (cur != dirfd)
+					close(cur);
+				errno = n >= sizeof(comp) ? ENAMETOOLONG : EXDEV;
+				return -1;
+			}
+			memcpy(comp, p, n);
+			comp[n] = '\0';
+			next =
+			    n ? openat(cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+			      : cur;
+			if (next < 0 && errno == ENOTDIR) { /* a symlink is an escape, as above */
+				struct stat st;
+
+				if (fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+				    S_ISLNK(st.st_mode))
+					errno = ELOOP;
+				else
+					errno = ENOTDIR;
+			}
+			if (cur != dirfd && next != cur) {
+				int e = errno;
+
+				close(cur);
+				errno = e;
+			}
+			if (next < 0)
+				return -1;
+			cur = next;
+			p = slash + 1;
+		}
+		if (!strcmp(p, "..")) {
+			if (cur != dirfd)
+				close(cur);
+			errno = EXDEV;
+			return -1;
+		}
+		fd = openat(cur, p, flags | O_CLOEXEC | O_NOFOLLOW, mode);
+		if (cur != dirfd) {
+			int e = errno;
+
+			close(cur);
+			errno = e;
+		}
+		return fd;
+	}
 }
 
 int nv_fs_mkdirs_beneath(int rootfd, const char *relpath, struct nv_error *err)

@@ -54,9 +54,11 @@ void nv_fs_random_suffix(char out[17]);
 
 /* openat() that refuses to leave dirfd or pass through any symlink
  * (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS where the kernel has it,
- * else openat with O_NOFOLLOW on the last component). Returns the fd or -1
+ * else one openat per component, each with O_NOFOLLOW, ".." refused). Returns the fd or -1
  * with errno set (ELOOP/EXDEV for an escape). */
 int nv_fs_openat_beneath(int dirfd, const char *path, int flags, mode_t mode);
+/* Test hook: behave as on a kernel without openat2 (1) or as detected (0). */
+void nv_fs_test_without_openat2(int on);
 
 /* mkdir -p of relpath below rootfd without following symlinks. */
 int nv_fs_mkdirs_beneath(int rootfd, const char *relpath, struct nv_error *err);

@@ -84,12 +84,15 @@ const struct nv_blob_loc *nv_blob_map_get(const struct nv_blob_map *m,
 	return m->used[i] ? &m->vals[i] : NULL;
 }
 
-static int grow(struct nv_blob_map *m, struct nv_error *err)
+/* Rehash into a table of at least `want` slots (a power of two). */
+static int grow_to(struct nv_blob_map *m, size_t want, struct nv_error *err)
 {
 	struct nv_blob_map n;
 	size_t i;
 
 	n.cap = m->cap ? m->cap * 2 : 1024;
+	while (n.cap < want)
+		n.cap *= 2;
 	n.count = 0;
 	n.keys = nv_malloc(n.cap * NV_HASH_LEN);
 	n.vals = nv_malloc(n.cap * sizeof(*n.vals));
@@ -112,6 +115,21 @@ static int grow(struct nv_blob_map *m, struct nv_error *err)
 	nv_blob_map_release(m);
 	*m = n;
 	return NV_OK;
+}
+
+static int grow(struct nv_blob_map *m, struct nv_error *err)
+{
+	return grow_to(m, 0, err);
+}
+
+int nv_blob_map_reserve(struct nv_blob_map *m, size_t n, struct nv_error *err)
+{
+	if (n > SIZE_MAX / 8)
+		return nv_error_set(err, NV_ENOMEM, "out of memory for the blob map");
+	/* put grows when (count + 1) * 4 >= cap * 3 */
+	if ((n + 1) * 4 < m->cap * 3)
+		return NV_OK;
+	return grow_to(m, (n + 1) * 4 / 3 + 1, err);
 }
 
 int nv_blob_map_put(struct nv_blob_map *m, const unsigned char key[NV_HASH_LEN],

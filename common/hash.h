@@ -49,6 +49,8 @@ void nv_blob_map_release(struct nv_blob_map *m);
 const struct nv_blob_loc *nv_blob_map_get(const struct nv_blob_map *m,
 					  const unsigned char key[NV_HASH_LEN]);
 /* Insert or keep the existing value; *inserted tells which (may be NULL). */
+/* Make room for n keys in all without growing again. */
+int nv_blob_map_reserve(struct nv_blob_map *m, size_t n, struct nv_error *err);
 int nv_blob_map_put(struct nv_blob_map *m, const unsigned char key[NV_HASH_LEN],
 		    const struct nv_blob_loc *val, bool *inserted, struct nv_error *err);
 

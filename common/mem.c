@@ -1,6 +1,7 @@
 #include "mem.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,4 +68,88 @@ char *nv_strdup(const char *s)
 void nv_free(void *p)
 {
 	free(p);
+}
+
+/* ---- string pool ---- */
+
+#define POOL_BLOCK (64u * 1024)
+
+struct nv_mem_block {
+	struct nv_mem_block *next;
+	size_t pad; /* data is 16-byte aligned */
+	char data[];
+};
+
+void nv_mem_pool_init(struct nv_mem_pool *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
+void *nv_mem_pool_alloc(struct nv_mem_pool *p, size_t n)
+{
+	size_t at = (p->used + 15) & ~(size_t)15;
+	void *d;
+
+	if (!p->head || at > p->cap || p->cap - at < n) {
+		size_t cap = n > POOL_BLOCK ? n : POOL_BLOCK;
+		struct nv_mem_block *b;
+
+		if (cap > SIZE_MAX - sizeof(*b))
+			return NULL;
+		b = nv_malloc(sizeof(*b) + cap);
+		if (!b)
+			return NULL;
+		b->next = p->head;
+		p->head = b;
+		p->cap = cap;
+		at = 0;
+	}
+	d = p->head->data + at;
+	p->used = at + n;
+	return d;
+}
+
+char *nv_mem_pool_strndup(struct nv_mem_pool *p, const char *s, size_t n)
+{
+	char *d;
+
+	if (!p->head || p->cap - p->used < n + 1) {
+		if (n == SIZE_MAX || !(d = nv_mem_pool_alloc(p, n + 1)))
+			return NULL;
+	} else { /* strings need no alignment */
+		d = p->head->data + p->used;
+		p->used += n + 1;
+	}
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+void nv_mem_pool_adopt(struct nv_mem_pool *dst, struct nv_mem_pool *src)
+{
+	struct nv_mem_block *last;
+
+	if (!src->head)
+		return;
+	if (!dst->head) {
+		*dst = *src;
+	} else {
+		/* behind dst's head, which keeps its free room */
+		for (last = src->head; last->next; last = last->next)
+			;
+		last->next = dst->head->next;
+		dst->head->next = src->head;
+	}
+	memset(src, 0, sizeof(*src));
+}
+
+void nv_mem_pool_release(struct nv_mem_pool *p)
+{
+	while (p->head) {
+		struct nv_mem_block *b = p->head;
+
+		p->head = b->next;
+		free(b);
+	}
+	p->used = p->cap = 0;
 }

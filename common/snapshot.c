@@ -266,14 +266,9 @@ void nv_manifest_init(struct nv_manifest *m)
 
 void nv_manifest_release(struct nv_manifest *m)
 {
-	size_t i;
-
 	if (!m)
 		return;
-	for (i = 0; i < m->nentries; i++) {
-		nv_free(m->entries[i].path);
-		nv_free(m->entries[i].link);
-	}
+	nv_mem_pool_release(&m->strings);
 	nv_free(m->entries);
 	nv_free(m->chunks);
 	nv_free(m->packs);
@@ -312,8 +307,8 @@ int nv_manifest_reserve(struct nv_manifest *m, size_t nentries, size_t nchunks,
 			       err);
 }
 
-int nv_manifest_add_entry(struct nv_manifest *m, const struct nv_entry *e, size_t *idx,
-			  struct nv_error *err)
+static int add_entry(struct nv_manifest *m, const struct nv_entry *e, bool copy, size_t *idx,
+		     struct nv_error *err)
 {
 	struct nv_entry *d;
 	int rc;
@@ -323,12 +318,12 @@ int nv_manifest_add_entry(struct nv_manifest *m, const struct nv_entry *e, size_
 		return rc;
 	d = &m->entries[m->nentries];
 	*d = *e;
-	d->path = nv_strdup(e->path);
-	d->link = e->link ? nv_strdup(e->link) : NULL;
-	if (!d->path || (e->link && !d->link)) {
-		nv_free(d->path);
-		nv_free(d->link);
-		return nv_error_set(err, NV_ENOMEM, "out of memory");
+	if (copy) {
+		d->path = nv_mem_pool_strndup(&m->strings, e->path, strlen(e->path));
+		d->link =
+		    e->link ? nv_mem_pool_strndup(&m->strings, e->link, strlen(e->link)) : NULL;
+		if (!d->path || (e->link && !d->link))
+			return nv_error_set(err, NV_ENOMEM, "out of memory");
 	}
 	if (idx)
 		*idx = m->nentries;
@@ -336,6 +331,18 @@ int nv_manifest_add_entry(struct nv_manifest *m, const struct nv_entry *e, size_
 	if (e->type == NV_ENT_FILE)
 		m->total_bytes += e->size;
 	return NV_OK;
+}
+
+int nv_manifest_add_entry(struct nv_manifest *m, const struct nv_entry *e, size_t *idx,
+			  struct nv_error *err)
+{
+	return add_entry(m, e, true, idx, err);
+}
+
+int nv_manifest_add_entry_ref(struct nv_manifest *m, const struct nv_entry *e, size_t *idx,
+			      struct nv_error *err)
+{
+	return add_entry(m, e, false, idx, err);
 }
 
 int nv_manifest_add_chunk(struct nv_manifest *m, const struct nv_chunk *c, struct nv_error *err)
@@ -562,7 +569,7 @@ out:
 }
 
 /* Read a length-prefixed string into a fresh NUL-terminated copy. */
-static char *get_str(struct rd *r, size_t max, size_t *len)
+static char *get_str(struct rd *r, struct nv_mem_pool *pool, size_t max, size_t *len)
 {
 	uint64_t n = get_varint(r);
 	const unsigned char *p;
@@ -575,7 +582,9 @@ static char *get_str(struct rd *r, size_t max, size_t *len)
 	p = get_bytes(r, (size_t)n);
 	if (!p)
 		return NULL;
-	s = nv_strndup((const char *)p, (size_t)n);
+	/* no pool: a string of its own (the dataset name) */
+	s = pool ? nv_mem_pool_strndup(pool, (const char *)p, (size_t)n)
+		 : nv_strndup((const char *)p, (size_t)n);
 	if (s && len)
 		*len = (size_t)n;
 	return s;
@@ -601,7 +610,7 @@ static int decode_body(struct rd *r, struct nv_manifest *m, struct nv_error *err
 	if (r->bad || v != 1)
 		return BAD("manifest body version %llu is not supported", (unsigned long long)v);
 	m->created = unzigzag(get_varint(r));
-	m->dataset = get_str(r, NV_PATH_MAX, NULL);
+	m->dataset = get_str(r, NULL, NV_PATH_MAX, NULL);
 	if (!m->dataset)
 		return r->bad ? BAD("manifest header is truncated")
 			      : nv_error_set(err, NV_ENOMEM, "out of memory");
@@ -650,7 +659,7 @@ static int decode_body(struct rd *r, struct nv_manifest *m, struct nv_error *err
 		size_t plen = 0;
 		uint64_t j;
 
-		e->path = get_str(r, NV_PATH_MAX, &plen);
+		e->path = get_str(r, &m->strings, NV_PATH_MAX, &plen);
 		if (!e->path) {
 			rc = r->bad ? BAD("manifest entry %zu is truncated", i)
 				    : nv_error_set(err, NV_ENOMEM, "out of memory");
@@ -770,7 +779,7 @@ static int decode_body(struct rd *r, struct nv_manifest *m, struct nv_error *err
 		case NV_ENT_SYMLINK: {
 			size_t tl = 0;
 
-			e->link = get_str(r, NV_PATH_MAX, &tl);
+			e->link = get_str(r, &m->strings, NV_PATH_MAX, &tl);
 			if (!e->link) {
 				rc = r->bad ? BAD("manifest entry '%s' is truncated", e->path)
 					    : nv_error_set(err, NV_ENOMEM, "out of memory");

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "err.h"
 #include "hash.h"
+#include "mem.h"
 
 #define NV_PACK_MAGIC "NVPACK\0\1"
 #define NV_IDX_MAGIC "NVIDX\0\0\1"
@@ -104,7 +105,8 @@ struct nv_manifest {
 	size_t nentries, entries_cap;
 	struct nv_chunk *chunks;
 	size_t nchunks, chunks_cap;
-	uint64_t total_bytes; /* sum of file sizes (computed) */
+	uint64_t total_bytes;	    /* sum of file sizes (computed) */
+	struct nv_mem_pool strings; /* entries' path and link */
 };
 
 void nv_manifest_init(struct nv_manifest *m);
@@ -116,6 +118,10 @@ int nv_manifest_reserve(struct nv_manifest *m, size_t nentries, size_t nchunks,
 /* Append an entry; path and link are copied. Returns its index in *idx. */
 int nv_manifest_add_entry(struct nv_manifest *m, const struct nv_entry *e, size_t *idx,
 			  struct nv_error *err);
+/* The same, but path and link are used as they are: they must live as
+ * long as m (in m->strings, or adopted into it). */
+int nv_manifest_add_entry_ref(struct nv_manifest *m, const struct nv_entry *e, size_t *idx,
+			      struct nv_error *err);
 int nv_manifest_add_chunk(struct nv_manifest *m, const struct nv_chunk *c, struct nv_error *err);
 int nv_manifest_add_pack(struct nv_manifest *m, const unsigned char id[NV_HASH_LEN], uint32_t *idx,
 			 struct nv_error *err);

@@ -86,6 +86,7 @@ struct ctx {
 
 	struct job *jobs;
 	size_t njobs;
+	struct nv_mem_pool slab; /* chunk lists of the jobs the stat cache settled */
 	atomic_size_t next_job;
 
 	atomic_uint_least64_t bytes_hashed, bytes_new, bytes_uploaded, blobs_new, packs_new;
@@ -214,6 +215,8 @@ static int learn_manifest(struct ctx *c, const struct nv_manifest *m, const stru
 	size_t i;
 	int rc;
 
+	if ((rc = nv_blob_map_reserve(&c->map, c->map.count + m->nchunks, err)))
+		return rc;
 	for (i = 0; i < m->nchunks; i++) {
 		const struct nv_chunk *ch = &m->chunks[i];
 		struct nv_blob_loc v;
@@ -671,14 +674,23 @@ static bool try_cache(struct ctx *c, const struct nv_manifest *m, const struct n
 	for (k = 0; k < e->nchunks; k++)
 		if (!nv_blob_map_get(&c->map, m->chunks[e->first_chunk + k].hash))
 			return false;
+	/* the chunk list lives in c->slab (cap 0: not the job's own) */
+	if (e->nchunks &&
+	    !(j->chunks = nv_mem_pool_alloc(&c->slab, e->nchunks * sizeof(*j->chunks))))
+		return false;
 	for (k = 0; k < e->nchunks; k++) {
 		const struct nv_chunk *ch = &m->chunks[e->first_chunk + k];
+		const struct nv_blob_loc *l = nv_blob_map_get(&c->map, ch->hash);
+		struct nv_chunk *d = &j->chunks[k];
 
-		if (job_add_chunk(j, ch->hash, nv_blob_map_get(&c->map, ch->hash), NULL)) {
-			j->nchunks = 0;
-			return false;
-		}
+		memcpy(d->hash, ch->hash, NV_HASH_LEN);
+		d->pack = l->pack;
+		d->off = l->off;
+		d->clen = l->clen;
+		d->ulen = l->ulen;
 	}
+	j->nchunks = e->nchunks;
+	j->cap = 0;
 	j->size = e->size;
 	j->done = true;
 	return true;
@@ -973,9 +985,11 @@ join:
 				res->bytes_scanned += j->size;
 			}
 			if (!rc)
-				rc = nv_manifest_add_entry(&out, &e, &mindex[k], err);
+				rc = nv_manifest_add_entry_ref(&out, &e, &mindex[k], err);
 		}
 	}
+	/* out's paths are the walk's */
+	nv_mem_pool_adopt(&out.strings, &c.walk.strings);
 	if (rc)
 		goto done;
 	if ((rc = nv_manifest_compute_digest(&out, err)))
@@ -1039,7 +1053,9 @@ done:
 	if (c.rootfd >= 0)
 		close(c.rootfd);
 	for (k = 0; k < c.njobs; k++)
-		nv_free(c.jobs[k].chunks);
+		if (c.jobs[k].cap)
+			nv_free(c.jobs[k].chunks);
+	nv_mem_pool_release(&c.slab);
 	nv_free(c.jobs);
 	nv_free(threads);
 	nv_free(run_to_m);

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "err.h"
+#include "mem.h"
 
 #ifndef NV_PATH_BUF
 #define NV_PATH_BUF 4097 /* as in snapshot.h */
@@ -31,6 +32,7 @@ struct nv_walk {
 	uint64_t skipped;    /* sockets, FIFOs, devices */
 	uint64_t file_bytes; /* sum of regular file sizes */
 	uint64_t files, dirs, symlinks;
+	struct nv_mem_pool strings; /* entries' path and link */
 };
 
 void nv_walk_init(struct nv_walk *w);

@@ -63,13 +63,28 @@ Test(fs, beneath_refuses_symlinks)
 	cr_assert_eq(nv_fs_open_dir_beneath(fd, "link/x", 1, &sub, &e), NV_EUNSAFE);
 	cr_assert(strstr(e.msg, "symlink"), "%s", e.msg);
 	cr_assert_eq(nv_fs_open_dir_beneath(fd, "real/../..", 0, &sub, &e), NV_EUNSAFE);
-	f = nv_fs_openat_beneath(fd, "link/passwd", O_RDONLY, 0);
-	cr_assert(f < 0);
-	f = nv_fs_openat_beneath(fd, "../etc/passwd", O_RDONLY, 0);
-	cr_assert(f < 0);
-	f = nv_fs_openat_beneath(fd, "real/new", O_WRONLY | O_CREAT | O_EXCL, 0600);
-	cr_assert(f >= 0, "%s", strerror(errno));
-	close(f);
+	/* with openat2, and one component at a time as on older kernels */
+	for (int fallback = 0; fallback < 2; fallback++) {
+		nv_fs_test_without_openat2(fallback);
+		f = nv_fs_openat_beneath(fd, "link/passwd", O_RDONLY, 0);
+		cr_assert(f < 0 && errno == ELOOP, "fallback %d: %d", fallback, errno);
+		f = nv_fs_openat_beneath(fd, "real/../link/passwd", O_RDONLY, 0);
+		cr_assert(f < 0, "fallback %d", fallback);
+		f = nv_fs_openat_beneath(fd, "../etc/passwd", O_RDONLY, 0);
+		cr_assert(f < 0 && errno == EXDEV, "fallback %d: %d", fallback, errno);
+		f = nv_fs_openat_beneath(fd, "/etc/passwd", O_RDONLY, 0);
+		cr_assert(f < 0 && errno == EXDEV, "fallback %d: %d", fallback, errno);
+		f = nv_fs_openat_beneath(fd, "real/link", O_RDONLY, 0);
+		cr_assert(f < 0 && errno == ENOENT, "fallback %d: %d", fallback, errno);
+		f = nv_fs_openat_beneath(fd, fallback ? "real/new2" : "real/new",
+					 O_WRONLY | O_CREAT | O_EXCL, 0600);
+		cr_assert(f >= 0, "%s", strerror(errno));
+		close(f);
+		f = nv_fs_openat_beneath(fd, "real//new", O_RDONLY, 0);
+		cr_assert(f >= 0, "fallback %d: %s", fallback, strerror(errno));
+		close(f);
+	}
+	nv_fs_test_without_openat2(0);
 	cr_assert_eq(nv_fs_mkdirs_beneath(fd, "real/a/b/c", &e), NV_OK);
 	close(fd);
 	nv_test_rmdir(dir);
