@@ -65,9 +65,9 @@ print(f"### netvol vs restic, rclone and tar.gz + aws s3 cp on a local S3 server
       f"({meta.get('size')}, {meta.get('date')})")
 print()
 print(f"Command: `{command}` (bench/s3.sh, then bench/report.py).  ")
-print(f"Machine: {meta.get('machine')}; shared with other developers' builds and tests "
-      f"(the 1-minute load average at the start of each run is in the tables).  ")
-print(f"Versions: {meta.get('netvol')}; {meta.get('restic')}; {meta.get('rclone')}; "
+print(f"Machine: {meta.get('machine')} (the 1-minute load average at the start of each run "
+      f"is in the tables).  ")
+print(f"Versions: {meta.get('netvol')}; static: {meta.get('netvol_static', '-')}; {meta.get('restic')}; {meta.get('rclone')}; "
       f"{meta.get('aws')}; {meta.get('radosgw')}.  ")
 print(f"Tree: `bench/gen.py tree --size {meta.get('size')} --seed 1` (venv, "
       f"ComfyUI/custom_nodes, .cache): {meta.get('tree_files')} files "
@@ -122,9 +122,16 @@ for sc, title in names.items():
     if sc == "cold_restore" and raw and base:
         rs = int(meta.get("tree_bytes", 0)) / base["wall"] / 1e6
         ws = base["recv"] / base["wall"] / 1e6
+        rg = rawmb * 1048576 / raw["wall"] / 1e6
         print(f"netvol restore: {rs:.0f} MB/s of tree written, {ws:.0f} MB/s received; "
-              f"raw GET {rawmb * 1048576 / raw['wall'] / 1e6:.0f} MB/s "
-              f"(netvol's receive rate is {ws / (rawmb * 1048576 / raw['wall'] / 1e6):.2f} of it).")
+              f"raw GET {rg:.0f} MB/s (netvol's receive rate is {ws / rg:.2f} of it).")
+        tg = summary((sc, "tgz"))
+        if tg and base["recv"] == base["recv"]:
+            floor = base["recv"] / 1e6 / rg
+            print(f"Floor: receiving netvol's {mib(base['recv'])} MiB at the raw GET rate takes "
+                  f"{floor:.2f} s, so no restore of these bytes from this server can beat the "
+                  f"tar.gz way ({tg['wall']:.2f} s, {mib(tg['recv'])} MiB) by more than "
+                  f"{tg['wall'] / floor:.2f}x here; netvol does {tg['wall'] / base['wall']:.2f}x.")
         print()
     if sc == "incr_sync" and base and changed:
         print(f"netvol uploaded {mib(base['sent'])} MiB for {mib(changed)} MiB changed "
@@ -143,6 +150,11 @@ if sym or pre:
         print(f"| restore, all 3 shared datasets on the network volume (symlinks) | "
               f"{sym['wall'] * 1000:.0f} ms | {sym['cpu'] * 1000:.0f} ms | {sym['rss']:.0f} MiB | "
               f"{sym['load']:.1f} | {', '.join(f'{w:.2f}' for w in sym['walls'])} |")
+    sys_ = summary(("nv_symlink_restore", "netvol-static"))
+    if sys_:
+        print(f"| the same with the static binary (`make static`, what the init container runs) | "
+              f"{sys_['wall'] * 1000:.0f} ms | {sys_['cpu'] * 1000:.0f} ms | {sys_['rss']:.0f} MiB | "
+              f"{sys_['load']:.1f} | {', '.join(f'{w:.2f}' for w in sys_['walls'])} |")
     syi = summary(("nv_symlink_internal", "netvol"))
     if syi:
         print(f"| the same, netvol's own time (`restore.summary duration_ms`: store open, probe, "

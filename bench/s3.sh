@@ -18,7 +18,8 @@
 # Env: RUNS (repetitions, default 3), BENCH_DATA (where generated trees are
 # kept between runs, default /var/tmp/netvol-bench-data), BENCH_TMP,
 # BENCH_TOOLS (default "netvol restic rclone tgz"), BENCH_SCALING=0 to skip
-# the scaling runs, TGZ_CHUNKS (default 4).
+# the scaling runs, TGZ_CHUNKS (default 4), BENCH_STATIC (the static
+# netvol, also timed on the symlink path).
 set -eu
 BIN=$1 OUT=$2 SIZE=${3:-small}
 RUNS=${RUNS:-3}
@@ -68,6 +69,9 @@ BYTES=$(du -sb "$SRC" | cut -f1)
 
 # ---- server ----
 log "starting radosgw"
+# the server keeps objects in memory: the large tree (~6 GB stored per tool,
+# the bucket emptied after each) needs more than the tests' 4 GiB
+[ "$SIZE" = large ] && export NV_RGW_MEMSTORE_BYTES=${NV_RGW_MEMSTORE_BYTES:-12884901888}
 eval "$("$ROOT/tests/s3/rgw.sh" start)"
 RGW_DIR=$NV_RGW_DIR
 EP=$AWS_ENDPOINT_URL_S3
@@ -268,6 +272,13 @@ nvpath() {
 		# netvol's own duration (store open, probe, links), without process start-up
 		ms=$(sed -n 's/.*event=restore.summary.* duration_ms=\([0-9]*\).*/\1/p' "$B/err")
 		[ -n "$ms" ] && echo -e "nv_symlink_internal\tnetvol\t$(awk -v m="$ms" 'BEGIN {print m / 1000}')\t0\t0\t0\t0\t$(cut -d' ' -f1 /proc/loadavg)" >>"$RES"
+		# the static binary the init container runs (make static), no dynamic loader
+		if [ -x "${BENCH_STATIC:-}" ]; then
+			rm -rf "$B/pod"
+			mkdir -p "$B/pod"
+			run nv_symlink_restore netvol-static env NETVOL_LOG_LEVEL=info NETVOL_STORE=s3://nvb-netvol/root \
+				NETWORK_VOLUME="$B/pod" _NETWORK_VOLUME="$SRC" NETVOL_DATASETS="$NV_DS" "$BENCH_STATIC" restore || true
+		fi
 	done
 	# preStop: the pod has real folders, the network volume has none
 	rm -rf "$B/pod"
@@ -319,6 +330,7 @@ scaling() {
 	echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "machine=$(nproc) cores ($(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed "s/^ //")), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
 	echo "netvol=$("$BIN/netvol" version | tr '\n' ' ')"
+	[ -x "${BENCH_STATIC:-}" ] && echo "netvol_static=$("$BENCH_STATIC" version | head -n1)"
 	echo "restic=$(restic version | head -n1)"
 	echo "rclone=$(rclone version | head -n1)"
 	echo "aws=$(aws --version 2>&1)"

@@ -21,10 +21,10 @@ bench-engine: build-all
 	@mkdir -p $(BUILD) && bench/engine.sh $(abspath $(BIN)) $(abspath $(BUILD))/bench-engine.md $(BENCH_MB) $(BENCH_FILES)
 	@scripts/bench-merge.sh docs/BENCHMARKS.md engine $(abspath $(BUILD))/bench-engine.md
 
-bench-s3: build-all
+bench-s3: build-all static
 	@scripts/deps.sh
 	@rm -rf $(BUILD)/bench-s3-$(BENCH_SIZE) && mkdir -p $(BUILD)/bench-s3-$(BENCH_SIZE)
-	RUNS=$(BENCH_RUNS) bench/s3.sh $(abspath $(BIN)) $(abspath $(BUILD))/bench-s3-$(BENCH_SIZE) $(BENCH_SIZE)
+	RUNS=$(BENCH_RUNS) BENCH_STATIC=$(abspath $(BUILD))/static/bin/netvol bench/s3.sh $(abspath $(BIN)) $(abspath $(BUILD))/bench-s3-$(BENCH_SIZE) $(BENCH_SIZE)
 	@python3 bench/report.py $(BUILD)/bench-s3-$(BENCH_SIZE) \
 	  "make bench-s3 BENCH_SIZE=$(BENCH_SIZE) BENCH_RUNS=$(BENCH_RUNS)" >$(BUILD)/bench-s3-$(BENCH_SIZE).md
 	@scripts/bench-merge.sh docs/BENCHMARKS.md s3-$(BENCH_SIZE) $(abspath $(BUILD))/bench-s3-$(BENCH_SIZE).md
