@@ -17,9 +17,9 @@ try:
 except (OSError, ValueError, IndexError):
     changed = 0
 try:
-    rawmb = int(open(f"{out}/rawget_mb").read())
+    rawbytes = int(open(f"{out}/rawget_bytes").read())
 except (OSError, ValueError):
-    rawmb = 0
+    rawbytes = 0
 
 runs = defaultdict(list)  # (scenario, tool) -> [(wall, cpu, rss_kb, sent, recv, load)]
 fails = defaultdict(int)
@@ -80,13 +80,15 @@ print(f"Server: one Ceph radosgw on loopback (tests/s3/rgw.sh: memstore OSD, bea
 print()
 
 raw = summary(("rawget", "curl"))
+rg = rawbytes / raw["wall"] / 1e6 if raw and rawbytes else 0
 if raw:
-    mbs = rawmb * 1048576 / raw["wall"] / 1e6
-    print(f"**Raw GET throughput of the server** (16 parallel ranged GETs of one {rawmb} MiB "
-          f"object with `curl --aws-sigv4`, to /dev/null): median {raw['wall']:.2f} s = "
-          f"**{mbs:.0f} MB/s** (runs: {', '.join(f'{w:.2f}' for w in raw['walls'])} s; "
-          f"load {raw['load']:.1f}).")
+    print(f"**Raw GET throughput of the server**: the objects netvol stores for this tree "
+          f"({rawbytes / 1048576:.0f} MiB), each fetched whole by `curl --aws-sigv4` to /dev/null "
+          f"over 16 connections: median {raw['wall']:.2f} s = **{rg:.0f} MB/s** "
+          f"(runs: {', '.join(f'{w:.2f}' for w in raw['walls'])} s; load {raw['load']:.1f}).")
     print()
+print(f"Restores and copies write to a {meta.get('dst_fs', '?')}.")
+print()
 
 names = {
     "full_sync": "Full sync of a fresh tree (empty bucket)",
@@ -119,10 +121,9 @@ for sc, title in names.items():
               f"| {mib(s['sent'])} MiB | {mib(s['recv'])} MiB | {s['load']:.1f} "
               f"| {', '.join(f'{w:.2f}' for w in s['walls'])}{extra} |")
     print()
-    if sc == "cold_restore" and raw and base:
+    if sc == "cold_restore" and rg and base:
         rs = int(meta.get("tree_bytes", 0)) / base["wall"] / 1e6
         ws = base["recv"] / base["wall"] / 1e6
-        rg = rawmb * 1048576 / raw["wall"] / 1e6
         print(f"netvol restore: {rs:.0f} MB/s of tree written, {ws:.0f} MB/s received; "
               f"raw GET {rg:.0f} MB/s (netvol's receive rate is {ws / rg:.2f} of it).")
         tg = summary((sc, "tgz"))

@@ -19,7 +19,8 @@
 # kept between runs, default /var/tmp/netvol-bench-data), BENCH_TMP,
 # BENCH_TOOLS (default "netvol restic rclone tgz"), BENCH_SCALING=0 to skip
 # the scaling runs, TGZ_CHUNKS (default 4), BENCH_STATIC (the static
-# netvol, also timed on the symlink path).
+# netvol, also timed on the symlink path), BENCH_LOOPFS=0 to restore onto
+# the file system of BENCH_TMP instead of a fresh loop-mounted ext4.
 set -eu
 BIN=$1 OUT=$2 SIZE=${3:-small}
 RUNS=${RUNS:-3}
@@ -32,7 +33,7 @@ mkdir -p "$OUT" "$DATA"
 B=$(mktemp -d "${BENCH_TMP:-/var/tmp}/netvol-s3bench.XXXXXX")
 RES="$OUT/results.tsv"
 : >"$RES"
-RGW_DIR="" PORT=""
+RGW_DIR="" PORT="" W=$B
 
 cleanup() {
 	set +e
@@ -41,6 +42,7 @@ cleanup() {
 		iptables -D OUTPUT -o lo -p tcp --sport "$PORT" -m comment --comment nvbench-recv-$PORT 2>/dev/null
 	}
 	[ -n "$RGW_DIR" ] && "$ROOT/tests/s3/rgw.sh" stop "$RGW_DIR"
+	[ "$W" != "$B" ] && umount "$W"
 	chmod -R u+w "$B" 2>/dev/null
 	rm -rf "$B"
 }
@@ -66,6 +68,22 @@ rm -rf "$SRC/.netvol"
 NFILES=$(find "$SRC" -type f | wc -l)
 NENT=$(find "$SRC" | wc -l)
 BYTES=$(du -sb "$SRC" | cut -f1)
+
+# ---- where trees are written ----
+# Restores and copies go to a fresh ext4 with a journal on a loop device,
+# as a node's disk would be. This machine's root file system has no
+# journal, and ext4 without one skips every inode freed in the last minute
+# when it allocates a new one (recently_deleted()): right after the previous
+# tool's tree was removed, creating 50k files then cost most of a restore's
+# CPU, on the cores the S3 server needs too (perf, docs/BENCHMARKS.md).
+if [ "${BENCH_LOOPFS:-1}" = 1 ] && truncate -s $((BYTES * 5 / 2 + (2 << 30))) "$B/fs.img" &&
+	mkfs.ext4 -q -F "$B/fs.img" && mkdir -p "$B/fs" && mount -o loop "$B/fs.img" "$B/fs"; then
+	W=$B/fs
+	DSTFS="fresh ext4 with journal on a loop device ($(df -h --output=size "$W" | tail -n1 | tr -d ' '))"
+else
+	DSTFS="$(df --output=fstype "$B" | tail -n1) at $B (no loop device)"
+fi
+log "restores write to: $DSTFS"
 
 # ---- server ----
 log "starting radosgw"
@@ -196,28 +214,34 @@ check_tree() {
 }
 
 # ---- raw GET throughput of the server ----
+# The most this server gives one client for what a restore fetches: netvol's
+# stored objects (packs, indexes, manifests) of the tree, each GET whole by
+# curl to /dev/null, 16 connections (netvol's default), SigV4-signed.
 raw_get() {
-	mb=$((BYTES >> 20)); [ $mb -gt 1024 ] && mb=1024; [ $mb -lt 256 ] && mb=256
 	mkbucket nvb-raw
-	head -c $((mb << 20)) /dev/urandom >"$B/raw.bin"
-	$AWS s3 cp "$B/raw.bin" s3://nvb-raw/raw.bin --quiet
-	rm -f "$B/raw.bin"
+	nv "s3://nvb-raw/root" "$SRC" "" sync >/dev/null 2>&1
+	rm -rf "$SRC/.netvol"
+	$AWS s3api list-objects-v2 --bucket nvb-raw --query 'Contents[].[Key,Size]' --output text >"$B/rawkeys"
+	awk '{s += $2} END {printf "%.0f\n", s}' "$B/rawkeys" >"$OUT/rawget_bytes"
+	# 16 curl config files, objects dealt round-robin, one connection each
+	awk -v d="$B/rawcfg" -v ep="$EP" '{
+		f = d "." (NR % 16)
+		k = $1
+		gsub("%", "%25", k) # keys hold escaped dataset names (%2F)
+		print "url = \"" ep "/nvb-raw/" k "\"" > f
+		print "output = \"/dev/null\"" > f
+	}' "$B/rawkeys"
 	cat >"$B/rawget.sh" <<EOF
 #!/bin/bash
-# 16 parallel ranged GETs of one ${mb} MiB object, SigV4-signed by curl
-n=16 sz=$((mb << 20))
-part=\$((sz / n))
-for i in \$(seq 0 \$((n - 1))); do
-	a=\$((i * part)); e=\$((a + part - 1))
-	curl -sf --aws-sigv4 "aws:amz:$AWS_REGION:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
-		-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -r \$a-\$e -o /dev/null "$EP/nvb-raw/raw.bin" &
+for f in $B/rawcfg.*; do
+	curl -sf --aws-sigv4 "aws:amz:$AWS_REGION:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \\
+		-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -K "\$f" &
 done
 fails=0
 for j in \$(jobs -p); do wait \$j || fails=1; done
 exit \$fails
 EOF
 	chmod +x "$B/rawget.sh"
-	echo "$mb" >"$OUT/rawget_mb"
 	r=0
 	while [ $r -lt "$RUNS" ]; do
 		r=$((r + 1))
@@ -245,10 +269,10 @@ scenarios() {
 			run full_sync "$t" tool_sync "$t" || true
 			# the seed's way has no incremental mode: an unchanged sync is a full one
 			[ "$t" = tgz ] || run unchanged_sync "$t" tool_sync "$t" || true
-			rm -rf "$B/dst"
-			run cold_restore "$t" tool_restore "$t" "$B/dst" || true
-			check_tree "$B/dst" || echo -e "check\t$t\tFAIL" >>"$RES"
-			chmod -R u+w "$B/dst" 2>/dev/null || true; rm -rf "$B/dst"
+			rm -rf "$W/dst"
+			run cold_restore "$t" tool_restore "$t" "$W/dst" || true
+			check_tree "$W/dst" || echo -e "check\t$t\tFAIL" >>"$RES"
+			chmod -R u+w "$W/dst" 2>/dev/null || true; rm -rf "$W/dst"
 			python3 "$HERE/gen.py" change "$SRC" --seed $((100 + r)) >"$OUT/changed_bytes"
 			run incr_sync "$t" tool_sync "$t" || true
 			python3 "$HERE/gen.py" revert "$SRC"
@@ -265,33 +289,33 @@ nvpath() {
 	r=0
 	while [ $r -lt $((RUNS * 3)) ]; do
 		r=$((r + 1))
-		rm -rf "$B/pod"
-		mkdir -p "$B/pod"
+		rm -rf "$W/pod"
+		mkdir -p "$W/pod"
 		run nv_symlink_restore netvol env NETVOL_LOG_LEVEL=info NETVOL_STORE=s3://nvb-netvol/root \
-			NETWORK_VOLUME="$B/pod" _NETWORK_VOLUME="$SRC" NETVOL_DATASETS="$NV_DS" "$BIN/netvol" restore || true
+			NETWORK_VOLUME="$W/pod" _NETWORK_VOLUME="$SRC" NETVOL_DATASETS="$NV_DS" "$BIN/netvol" restore || true
 		# netvol's own duration (store open, probe, links), without process start-up
 		ms=$(sed -n 's/.*event=restore.summary.* duration_ms=\([0-9]*\).*/\1/p' "$B/err")
 		[ -n "$ms" ] && echo -e "nv_symlink_internal\tnetvol\t$(awk -v m="$ms" 'BEGIN {print m / 1000}')\t0\t0\t0\t0\t$(cut -d' ' -f1 /proc/loadavg)" >>"$RES"
 		# the static binary the init container runs (make static), no dynamic loader
 		if [ -x "${BENCH_STATIC:-}" ]; then
-			rm -rf "$B/pod"
-			mkdir -p "$B/pod"
+			rm -rf "$W/pod"
+			mkdir -p "$W/pod"
 			run nv_symlink_restore netvol-static env NETVOL_LOG_LEVEL=info NETVOL_STORE=s3://nvb-netvol/root \
-				NETWORK_VOLUME="$B/pod" _NETWORK_VOLUME="$SRC" NETVOL_DATASETS="$NV_DS" "$BENCH_STATIC" restore || true
+				NETWORK_VOLUME="$W/pod" _NETWORK_VOLUME="$SRC" NETVOL_DATASETS="$NV_DS" "$BENCH_STATIC" restore || true
 		fi
 	done
 	# preStop: the pod has real folders, the network volume has none
-	rm -rf "$B/pod"
-	nv "s3://nvb-netvol/root" "$B/pod" "" restore
+	rm -rf "$W/pod"
+	nv "s3://nvb-netvol/root" "$W/pod" "" restore
 	r=0
 	while [ $r -lt "$RUNS" ]; do
 		r=$((r + 1))
-		rm -rf "$B/nv" && mkdir -p "$B/nv"
-		run nv_prestop_copy netvol nv "s3://nvb-netvol/root" "$B/pod" "$B/nv" sync || true
-		rm -rf "$B/nv" && mkdir -p "$B/nv"
-		run nv_prestop_copy cp-a sh -c 'cd "$0" && cp -a venv .cache ComfyUI "$1/"' "$B/pod" "$B/nv" || true
+		rm -rf "$W/nv" && mkdir -p "$W/nv"
+		run nv_prestop_copy netvol nv "s3://nvb-netvol/root" "$W/pod" "$W/nv" sync || true
+		rm -rf "$W/nv" && mkdir -p "$W/nv"
+		run nv_prestop_copy cp-a sh -c 'cd "$0" && cp -a venv .cache ComfyUI "$1/"' "$W/pod" "$W/nv" || true
 	done
-	rm -rf "$B/pod" "$B/nv"
+	rm -rf "$W/pod" "$W/nv"
 	rmbucket nvb-netvol
 }
 
@@ -314,9 +338,9 @@ scaling() {
 		e="s3://nvb-scale/root"
 		run "scale_sync:$mb:$f" netvol env NETVOL_STORE=$e NETWORK_VOLUME="$d" NETVOL_DATASETS=venv "$BIN/netvol" sync || true
 		run "scale_unchanged:$mb:$f" netvol env NETVOL_STORE=$e NETWORK_VOLUME="$d" NETVOL_DATASETS=venv "$BIN/netvol" sync || true
-		rm -rf "$B/dst"
-		run "scale_restore:$mb:$f" netvol env NETVOL_STORE=$e NETWORK_VOLUME="$B/dst" NETVOL_DATASETS=venv "$BIN/netvol" restore || true
-		rm -rf "$B/dst" "$d/.netvol"
+		rm -rf "$W/dst"
+		run "scale_restore:$mb:$f" netvol env NETVOL_STORE=$e NETWORK_VOLUME="$W/dst" NETVOL_DATASETS=venv "$BIN/netvol" restore || true
+		rm -rf "$W/dst" "$d/.netvol"
 		rmbucket nvb-scale
 	done
 }
@@ -337,6 +361,7 @@ scaling() {
 	echo "curl=$(curl --version | head -n1)"
 	echo "radosgw=$(radosgw --version 2>/dev/null | head -n1)"
 	echo "tgz_chunks=$TGZ_CHUNKS"
+	echo "dst_fs=$DSTFS"
 } >"$OUT/meta"
 log "tree $SRC: $NFILES files, $BYTES bytes"
 raw_get

@@ -189,6 +189,10 @@ static int scan(struct worker *wk, struct task *t, struct task **kids, struct nv
 				    WALK_MAX_DEPTH, sh->what, t->path);
 	if (!t->path[0]) {
 		fd = sh->rootfd;
+		/* the caller's descriptor: read it from the start even if it
+		 * was read before (getdents64 goes on from the file offset) */
+		if (lseek(fd, 0, SEEK_SET) < 0)
+			return nv_error_sys(err, NV_EIO, errno, "cannot read '%s'", sh->what);
 	} else {
 		fd = nv_fs_openat_beneath(sh->rootfd, t->path, O_RDONLY | O_DIRECTORY, 0);
 		if (fd < 0) {

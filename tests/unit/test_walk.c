@@ -41,6 +41,11 @@ Test(walk, order_types_and_skips)
 	cr_assert_eq(w.dirs, 4);
 	cr_assert_eq(w.symlinks, 1);
 	nv_walk_release(&w);
+	/* the same descriptor walked again gives the same entries */
+	nv_walk_init(&w);
+	cr_assert_eq(nv_walk_tree(fd, dir, &w, &e), NV_OK, "%s", e.msg);
+	cr_assert_eq(w.n, k);
+	nv_walk_release(&w);
 	close(fd);
 	nv_test_rmdir(dir);
 }
