@@ -126,13 +126,15 @@ for sc, title in names.items():
         ws = base["recv"] / base["wall"] / 1e6
         print(f"netvol restore: {rs:.0f} MB/s of tree written, {ws:.0f} MB/s received; "
               f"raw GET {rg:.0f} MB/s (netvol's receive rate is {ws / rg:.2f} of it).")
-        tg = summary((sc, "tgz"))
-        if tg and base["recv"] == base["recv"]:
+        if base["recv"] == base["recv"]:
             floor = base["recv"] / 1e6 / rg
+            peers = [(label[t], summary((sc, t))) for t in tools[1:] if summary((sc, t))]
+            print()
             print(f"Floor: receiving netvol's {mib(base['recv'])} MiB at the raw GET rate takes "
-                  f"{floor:.2f} s, so no restore of these bytes from this server can beat the "
-                  f"tar.gz way ({tg['wall']:.2f} s, {mib(tg['recv'])} MiB) by more than "
-                  f"{tg['wall'] / floor:.2f}x here; netvol does {tg['wall'] / base['wall']:.2f}x.")
+                  f"{floor:.2f} s, so a restore of these bytes from this server can beat each "
+                  f"peer by at most: "
+                  + "; ".join(f"{n} ({p['wall']:.2f} s) {p['wall'] / floor:.2f}x, netvol "
+                              f"{p['wall'] / base['wall']:.2f}x" for n, p in peers) + ".")
         print()
     if sc == "incr_sync" and base and changed:
         print(f"netvol uploaded {mib(base['sent'])} MiB for {mib(changed)} MiB changed "

@@ -193,10 +193,14 @@ static void put_key(struct nv_log_rec *r, const char *key)
 	}
 }
 
+/* this thread's last formatted second */
+static _Thread_local time_t tcache_sec;
+static _Thread_local char tcache[32];
+static _Thread_local size_t tcache_len;
+
 void nv_log_begin(struct nv_log_rec *r, enum nv_log_level lvl, const char *event)
 {
 	struct timespec ts;
-	struct tm tm;
 	char tbuf[40];
 	int n;
 
@@ -207,8 +211,17 @@ void nv_log_begin(struct nv_log_rec *r, enum nv_log_level lvl, const char *event
 	if (!r->active)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = (int)strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%S", &tm);
+	/* gmtime_r takes glibc's time zone lock: once a second per thread is
+	 * enough (the webhook's threads log thousands of lines a second) */
+	if (ts.tv_sec != tcache_sec || !tcache_len) {
+		struct tm tm;
+
+		gmtime_r(&ts.tv_sec, &tm);
+		tcache_len = strftime(tcache, sizeof(tcache), "%Y-%m-%dT%H:%M:%S", &tm);
+		tcache_sec = ts.tv_sec;
+	}
+	memcpy(tbuf, tcache, tcache_len);
+	n = (int)tcache_len;
 	snprintf(tbuf + n, sizeof(tbuf) - (size_t)n, ".%03ldZ", ts.tv_nsec / 1000000);
 	if (r->json) {
 		put(r, "{\"ts\":", 6);

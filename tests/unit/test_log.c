@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include <time.h>
+
 #include "log.h"
 
 static char *capture(int json, void (*fn)(void))
@@ -81,4 +83,42 @@ Test(log, parse)
 	cr_assert_eq(nv_log_format_parse("yaml"), -1);
 	cr_assert_eq(nv_log_level_parse("warn"), NV_LOG_WARN);
 	cr_assert_eq(nv_log_level_parse("x"), -1);
+}
+
+static void emit_over_a_second(void)
+{
+	struct nv_log_rec r;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		nv_log_begin(&r, NV_LOG_INFO, "tick");
+		nv_log_end(&r);
+		if (i == 1)
+			usleep(1100 * 1000);
+	}
+}
+
+/* The formatted second is kept per thread: every line still carries its
+ * own time, in UTC, and the second moves on. */
+Test(log, timestamps_follow_the_clock)
+{
+	char *o = capture(0, emit_over_a_second), *line = o;
+	char ts[3][32];
+	int n = 0;
+	time_t now = time(NULL);
+	struct tm tm;
+	char want[16];
+
+	while (n < 3 && sscanf(line, "%31s level=info event=tick", ts[n]) == 1) {
+		cr_assert_eq(strlen(ts[n]), 24, "%s", ts[n]);
+		cr_assert(ts[n][10] == 'T' && ts[n][19] == '.' && ts[n][23] == 'Z', "%s", ts[n]);
+		n++;
+		line = strchr(line, '\n') + 1;
+	}
+	cr_assert_eq(n, 3, "%s", o);
+	gmtime_r(&now, &tm);
+	strftime(want, sizeof(want), "%Y-%m-%d", &tm);
+	cr_assert(!strncmp(ts[2], want, 10) || now % 86400 < 5, "%s vs %s", ts[2], want);
+	cr_assert(strcmp(ts[0], ts[1]) <= 0 && strncmp(ts[1], ts[2], 19) < 0, "%s %s %s", ts[0],
+		  ts[1], ts[2]);
 }
