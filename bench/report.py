@@ -126,9 +126,9 @@ for sc, title in names.items():
         ws = base["recv"] / base["wall"] / 1e6
         print(f"netvol restore: {rs:.0f} MB/s of tree written, {ws:.0f} MB/s received; "
               f"raw GET {rg:.0f} MB/s (netvol's receive rate is {ws / rg:.2f} of it).")
-        if base["recv"] == base["recv"]:
+        peers = [(label[t], summary((sc, t))) for t in tools[1:] if summary((sc, t))]
+        if peers and base["recv"] == base["recv"]:
             floor = base["recv"] / 1e6 / rg
-            peers = [(label[t], summary((sc, t))) for t in tools[1:] if summary((sc, t))]
             print()
             print(f"Floor: receiving netvol's {mib(base['recv'])} MiB at the raw GET rate takes "
                   f"{floor:.2f} s, so a restore of these bytes from this server can beat each "

@@ -32,7 +32,7 @@
 #include "progress.h"
 #include "walk.h"
 
-#define QUEUE_MAX 2
+#define QUEUE_MAX 1
 #define UPLOADERS_MAX 8
 /* pack buffers kept for reuse: at most this many packs exist at once */
 #define SPARE_MAX (QUEUE_MAX + UPLOADERS_MAX + 1)
