@@ -70,7 +70,7 @@ void nv_free(void *p)
 	free(p);
 }
 
-/* ---- string pool ---- */
+/* ---- pool ---- */
 
 #define POOL_BLOCK (64u * 1024)
 
@@ -113,8 +113,10 @@ char *nv_mem_pool_strndup(struct nv_mem_pool *p, const char *s, size_t n)
 {
 	char *d;
 
+	if (n == SIZE_MAX)
+		return NULL;
 	if (!p->head || p->cap - p->used < n + 1) {
-		if (n == SIZE_MAX || !(d = nv_mem_pool_alloc(p, n + 1)))
+		if (!(d = nv_mem_pool_alloc(p, n + 1)))
 			return NULL;
 	} else { /* strings need no alignment */
 		d = p->head->data + p->used;
@@ -149,7 +151,7 @@ void nv_mem_pool_release(struct nv_mem_pool *p)
 		struct nv_mem_block *b = p->head;
 
 		p->head = b->next;
-		free(b);
+		nv_free(b);
 	}
 	p->used = p->cap = 0;
 }
