@@ -342,23 +342,64 @@ static int check_store_url(struct loader *l, const char *u, const char *var)
 			    "NETVOL_STORE='%s': want s3://bucket/prefix or file:///path", u);
 }
 
-static int check_name(struct loader *l, const char *name, const char *v)
+static bool identity_byte(unsigned char c, bool first)
 {
-	const char *p;
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')
+		return true;
+	return !first && (c == '.' || c == '@' || c == '+' || c == '-');
+}
+
+int nv_config_check_identity(const char *var, const char *v, struct nv_error *err)
+{
+	const char *why = NULL;
+	char shown[48];
+	size_t i, n;
 
 	if (!v)
 		return NV_OK;
-	if (!strcmp(v, ".") || !strcmp(v, "..") || strlen(v) > 253)
-		goto bad;
-	for (p = v; *p; p++)
-		if (*p == '/' || (unsigned char)*p < 0x20 || *p == 0x7f)
-			goto bad;
-	return NV_OK;
-bad:
+	n = strlen(v);
+	if (n == 0)
+		return nv_error_set(err, NV_ECONFIG, "%s is set but empty: it must name the %s",
+				    var, strcmp(var, "POD_ID") ? "user" : "pod");
+	if (n > NV_IDENTITY_MAX)
+		why = "longer than 128 bytes";
+	else if (strstr(v, ".."))
+		why = "contains '..'";
+	for (i = 0; i < n && !why; i++)
+		if (!identity_byte((unsigned char)v[i], i == 0))
+			why = v[i] == '/' ? "contains '/'"
+			      : (unsigned char)v[i] < 0x20 || v[i] == 0x7f
+				  ? "contains a control character"
+			      : identity_byte((unsigned char)v[i], false)
+				  ? "must start with a letter, a digit or '_'"
+				  : "has a byte outside [A-Za-z0-9._@+-]";
+	if (!why)
+		return NV_OK;
+	/* what was given, printable and short: it may be hostile */
+	for (i = 0; i < n && i < sizeof(shown) - 4; i++)
+		shown[i] = (unsigned char)v[i] < 0x20 || (unsigned char)v[i] >= 0x7f ? '?' : v[i];
+	if (i < n)
+		shown[i++] = '.', shown[i++] = '.', shown[i++] = '.';
+	shown[i] = '\0';
 	return nv_error_set(
-	    l->err, NV_ECONFIG,
-	    "%s='%s' is not a valid name (no '/', no control characters, not '.' or '..')", name,
-	    v);
+	    err, NV_ECONFIG,
+	    "%s='%s' is not a valid identity (%s): want 1 to 128 bytes of "
+	    "[A-Za-z0-9._@+-], starting with a letter, a digit or '_', without '..'",
+	    var, shown, why);
+}
+
+/* An identity variable, checked as given (set but empty is an error). */
+static int identity_var(struct loader *l, const char *name, char **dst)
+{
+	const char *v = l->env(name, l->ud);
+	int rc;
+
+	*dst = NULL;
+	if (!v)
+		return NV_OK;
+	if ((rc = nv_config_check_identity(name, v, l->err)))
+		return rc;
+	return dup_var(l, name, dst);
 }
 
 int nv_config_load_from(struct nv_config *cfg, nv_env_fn env, void *ud, struct nv_error *err)
@@ -395,33 +436,33 @@ int nv_config_load_from(struct nv_config *cfg, nv_env_fn env, void *ud, struct n
 	    (rc = check_abs_dir_var(&l, "NETWORK_VOLUME", cfg->network_volume)) ||
 	    (rc = dup_var(&l, "_NETWORK_VOLUME", &cfg->shared_volume)) ||
 	    (rc = check_abs_dir_var(&l, "_NETWORK_VOLUME", cfg->shared_volume)) ||
-	    (rc = dup_var(&l, "POD_USER_NAME", &cfg->pod_user)) ||
-	    (rc = check_name(&l, "POD_USER_NAME", cfg->pod_user)) ||
-	    (rc = dup_var(&l, "POD_ID", &cfg->pod_id)) ||
-	    (rc = check_name(&l, "POD_ID", cfg->pod_id)))
+	    (rc = identity_var(&l, "POD_USER_NAME", &cfg->pod_user)) ||
+	    (rc = identity_var(&l, "POD_ID", &cfg->pod_id)))
 		goto out;
 	strip_trailing_slashes(cfg->network_volume);
 	strip_trailing_slashes(cfg->shared_volume);
 
-	if ((rc = dup_var(&l, "NETVOL_STORE", &cfg->store_url)))
+	/* the base; the user root below it is made where the store is opened */
+	if ((rc = dup_var(&l, "NETVOL_STORE", &cfg->store_base)))
 		goto out;
-	if (!cfg->store_url && (v = val(&l, "AWS_BUCKET_NAME")) && cfg->pod_user) {
+	cfg->store_base_given = cfg->store_base != NULL;
+	if (!cfg->store_base && (v = val(&l, "AWS_BUCKET_NAME"))) {
 		struct nv_buf b = NV_BUF_INIT(4096);
 
-		rc = nv_buf_addf(&b, err, "s3://%s/pod_sessions/%s", v, cfg->pod_user);
+		rc = nv_buf_addf(&b, err, "s3://%s/pod_sessions", v);
 		if (rc) {
 			nv_buf_release(&b);
 			goto out;
 		}
-		cfg->store_url = nv_buf_detach(&b, NULL);
-		if (!cfg->store_url) {
+		cfg->store_base = nv_buf_detach(&b, NULL);
+		if (!cfg->store_base) {
 			rc = nv_error_set(err, NV_ENOMEM, "out of memory");
 			goto out;
 		}
 	}
-	if (cfg->store_url &&
-	    (rc = check_store_url(&l, cfg->store_url,
-				  val(&l, "NETVOL_STORE") ? "NETVOL_STORE" : "AWS_BUCKET_NAME")))
+	if (cfg->store_base &&
+	    (rc = check_store_url(&l, cfg->store_base,
+				  cfg->store_base_given ? "NETVOL_STORE" : "AWS_BUCKET_NAME")))
 		goto out;
 
 	if ((v = val(&l, "NETVOL_DATASETS"))) {
@@ -539,10 +580,17 @@ int nv_config_require_volume(const struct nv_config *cfg, struct nv_error *err)
 
 int nv_config_require_store(const struct nv_config *cfg, struct nv_error *err)
 {
-	if (!cfg->store_url)
+	if (!cfg->store_base)
 		return nv_error_set(err, NV_ECONFIG,
 				    "no store configured: set NETVOL_STORE (s3://bucket/prefix or "
-				    "file:///path), or AWS_BUCKET_NAME and POD_USER_NAME");
+				    "file:///path), or AWS_BUCKET_NAME");
+	if (!cfg->pod_user)
+		return nv_error_set(
+		    err, NV_ECONFIG,
+		    "POD_USER_NAME is not set: every user's data lives below their "
+		    "own prefix of the store ('%s/<POD_USER_NAME>'), so netvol needs "
+		    "to know the user",
+		    cfg->store_base);
 	return NV_OK;
 }
 
@@ -552,7 +600,7 @@ void nv_config_release(struct nv_config *cfg)
 
 	nv_free(cfg->network_volume);
 	nv_free(cfg->shared_volume);
-	nv_free(cfg->store_url);
+	nv_free(cfg->store_base);
 	nv_free(cfg->pod_user);
 	nv_free(cfg->pod_id);
 	nv_config_free_datasets(cfg->datasets, cfg->ndatasets);

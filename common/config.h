@@ -50,11 +50,14 @@ struct nv_aws_config {
 
 struct nv_config {
 	/* restore / sync */
-	char *network_volume;	     /* NETWORK_VOLUME */
-	char *shared_volume;	     /* _NETWORK_VOLUME, NULL when unset or empty */
-	char *store_url;	     /* NETVOL_STORE or the s3:// default; NULL if none */
-	char *pod_user;		     /* POD_USER_NAME */
-	char *pod_id;		     /* POD_ID */
+	char *network_volume; /* NETWORK_VOLUME */
+	char *shared_volume;  /* _NETWORK_VOLUME, NULL when unset or empty */
+	/* The store base: NETVOL_STORE, else s3://$AWS_BUCKET_NAME/pod_sessions;
+	 * NULL if neither. netvol scopes it per user (keys.h). */
+	char *store_base;
+	bool store_base_given;	     /* it came from NETVOL_STORE */
+	char *pod_user;		     /* POD_USER_NAME (nv_config_check_identity) */
+	char *pod_id;		     /* POD_ID (nv_config_check_identity) */
 	struct nv_dataset *datasets; /* NETVOL_DATASETS or the defaults */
 	size_t ndatasets;
 	int64_t nv_timeout_ms;	      /* NETVOL_NV_TIMEOUT, default 5s */
@@ -79,9 +82,16 @@ int nv_config_load(struct nv_config *cfg, struct nv_error *err);
 int nv_config_load_from(struct nv_config *cfg, nv_env_fn env, void *ud, struct nv_error *err);
 void nv_config_release(struct nv_config *cfg);
 
+/* POD_USER_NAME and POD_ID are identities that become part of store keys:
+ * 1 to NV_IDENTITY_MAX bytes of [A-Za-z0-9._@+-], the first one a letter,
+ * a digit or '_', no "..". NULL (unset) passes; anything else that does not
+ * fit is NV_ECONFIG with a message naming var. */
+#define NV_IDENTITY_MAX 128
+int nv_config_check_identity(const char *var, const char *v, struct nv_error *err);
+
 /* Checks for the verbs that need them: NETWORK_VOLUME set and absolute. */
 int nv_config_require_volume(const struct nv_config *cfg, struct nv_error *err);
-/* A store URL is configured. */
+/* A store base is configured and the user is known (so is the user root). */
 int nv_config_require_store(const struct nv_config *cfg, struct nv_error *err);
 
 /* "5", "5s", "250ms", "2m", "1h", "1m30s" -> milliseconds. A bare number is

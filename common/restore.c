@@ -21,6 +21,7 @@
 #include <zstd.h>
 
 #include "fs.h"
+#include "keys.h"
 #include "log.h"
 #include "mem.h"
 #include "progress.h"
@@ -84,7 +85,7 @@ out:
 
 int nv_engine_cache_name(const char *prefix, struct nv_buf *out, struct nv_error *err)
 {
-	int rc = nv_snap_escape(prefix, out, err);
+	int rc = nv_keys_escape(prefix, out, err);
 
 	return rc ? rc : nv_buf_addstr(out, "snap", err);
 }
@@ -595,7 +596,7 @@ int nv_restore_dataset(const struct nv_engine_opts *o, struct nv_restore_result 
 	pthread_mutex_init(&c.elock, NULL);
 	nv_manifest_init(&m);
 
-	if ((rc = nv_snap_dataset_prefix(o->ds, o->pod_id, &prefix, err)))
+	if ((rc = nv_keys_dataset_prefix(o->ds, o->pod_id, &prefix, err)))
 		goto out;
 	slash = strrchr(o->path, '/');
 	if (!slash || !slash[1]) {

@@ -1,4 +1,4 @@
-/* snapshot.h - the store format: keys, HEAD, packs, pack indexes and
+/* snapshot.h - the store format: HEAD, packs, pack indexes and
  * snapshot manifests. docs/FORMAT.md is the normative description; this
  * module is its only reader and writer.
  *
@@ -32,16 +32,6 @@
 #define NV_FILE_SIZE_MAX (1ull << 40) /* 1 TiB: bigger is "absurd" */
 #define NV_PATH_MAX 4096
 #define NV_PATH_BUF (NV_PATH_MAX + 1)
-
-/* ---- keys ---- */
-
-/* "user/<ds>/" or "pod/<pod>/<ds>/", names percent-escaped (bytes outside
- * [A-Za-z0-9._-] as %XX). NV_ECONFIG if a pod dataset has no pod id. */
-int nv_snap_dataset_prefix(const struct nv_dataset *ds, const char *pod_id, struct nv_buf *out,
-			   struct nv_error *err);
-int nv_snap_escape(const char *s, struct nv_buf *out, struct nv_error *err);
-/* Reverse of nv_snap_escape; NV_EINVALID on a bad escape. */
-int nv_snap_unescape(const char *s, size_t n, struct nv_buf *out, struct nv_error *err);
 
 /* ---- HEAD: the latest snapshot id of a dataset ---- */
 int nv_head_encode(const unsigned char id[NV_HASH_LEN], struct nv_buf *out, struct nv_error *err);

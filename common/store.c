@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "keys.h"
+
 int nv_store_check_key(const char *key, struct nv_error *err)
 {
 	const char *p = key;
@@ -46,13 +48,36 @@ int nv_store_open_url(const char *url, const struct nv_config *cfg, struct nv_st
 	return nv_error_set(err, NV_ECONFIG, "unknown store URL '%s': want s3:// or file://", url);
 }
 
+int nv_store_open_user(const struct nv_config *cfg, const char *user, struct nv_store **out,
+		       struct nv_error *err)
+{
+	struct nv_buf url = NV_BUF_INIT(8192);
+	int rc;
+
+	*out = NULL;
+	if (!cfg->store_base)
+		return nv_config_require_store(cfg, err);
+	if ((rc = nv_config_check_identity("user", user, err)))
+		return rc;
+	if (!user)
+		return nv_config_require_store(cfg, err);
+	if (!(rc = nv_keys_user_root(cfg->store_base, user, &url, err)))
+		rc = nv_store_open_url(url.p, cfg, out, err);
+	nv_buf_release(&url);
+	return rc;
+}
+
 int nv_store_open(const struct nv_config *cfg, struct nv_store **out, struct nv_error *err)
 {
-	int rc = nv_config_require_store(cfg, err);
+	return nv_store_open_user(cfg, cfg->pod_user, out, err);
+}
 
-	if (rc)
-		return rc;
-	return nv_store_open_url(cfg->store_url, cfg, out, err);
+int nv_store_open_base(const struct nv_config *cfg, struct nv_store **out, struct nv_error *err)
+{
+	*out = NULL;
+	if (!cfg->store_base)
+		return nv_config_require_store(cfg, err);
+	return nv_store_open_url(cfg->store_base, cfg, out, err);
 }
 
 void nv_store_close(struct nv_store *s)

@@ -58,8 +58,15 @@ struct nv_store {
 	char *url; /* for messages; never contains credentials */
 };
 
-/* Open the store cfg->store_url names (file:// or s3://). */
+/* Open the root of cfg->pod_user below cfg->store_base (keys.h): every
+ * key of restore and sync is below it. NV_ECONFIG without a base or a user. */
 int nv_store_open(const struct nv_config *cfg, struct nv_store **out, struct nv_error *err);
+/* The same for another user (admin verbs' --user); user is validated. */
+int nv_store_open_user(const struct nv_config *cfg, const char *user, struct nv_store **out,
+		       struct nv_error *err);
+/* The base itself, where every user's root is (admin verbs' --all-users).
+ * Keys below it start with the user (nv_keys_user_len). */
+int nv_store_open_base(const struct nv_config *cfg, struct nv_store **out, struct nv_error *err);
 /* Open a store by URL with the rest of cfg (credentials, endpoints). */
 int nv_store_open_url(const char *url, const struct nv_config *cfg, struct nv_store **out,
 		      struct nv_error *err);

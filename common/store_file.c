@@ -18,6 +18,8 @@
 #include "fs.h"
 #include "mem.h"
 
+#define NV_STORE_PATH_MAX 4096
+
 struct file_store {
 	struct nv_store base;
 	int rootfd;
@@ -325,6 +327,28 @@ static const struct nv_store_ops file_ops = {
     "file", file_get, file_get_range, file_put, file_head, file_list, file_del, file_close,
 };
 
+/* mkdir -p of the store folder (a user root below a base that may be new). */
+static int make_root(const char *path, struct nv_error *err)
+{
+	char p[NV_STORE_PATH_MAX];
+	size_t i, n = strlen(path);
+
+	if (n >= sizeof(p))
+		return nv_error_set(err, NV_ECONFIG, "file store path '%.64s...' is too long",
+				    path);
+	memcpy(p, path, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (p[i] != '/' && p[i] != '\0')
+			continue;
+		p[i] = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return nv_error_sys(err, NV_EIO, errno, "cannot create store folder '%s'",
+					    p);
+		p[i] = path[i];
+	}
+	return NV_OK;
+}
+
 int nv_store_file_open(const char *path, struct nv_store **out, struct nv_error *err)
 {
 	struct file_store *fs;
@@ -334,8 +358,8 @@ int nv_store_file_open(const char *path, struct nv_store **out, struct nv_error 
 	*out = NULL;
 	if (path[0] != '/')
 		return nv_error_set(err, NV_ECONFIG, "file store path '%s' must be absolute", path);
-	if (mkdir(path, 0755) < 0 && errno != EEXIST)
-		return nv_error_sys(err, NV_EIO, errno, "cannot create store folder '%s'", path);
+	if ((rc = make_root(path, err)))
+		return rc;
 	fs = nv_calloc(1, sizeof(*fs));
 	if (!fs)
 		return nv_error_set(err, NV_ENOMEM, "out of memory");

@@ -26,6 +26,7 @@
 #include <zstd.h>
 
 #include "fs.h"
+#include "keys.h"
 #include "gc.h"
 #include "log.h"
 #include "mem.h"
@@ -750,7 +751,7 @@ int nv_sync_dataset(const struct nv_engine_opts *o, struct nv_sync_result *res,
 	memset(&l, 0, sizeof(l));
 	nv_blob_map_init(&l.packs);
 
-	if ((rc = nv_snap_dataset_prefix(o->ds, o->pod_id, &prefix, err)))
+	if ((rc = nv_keys_dataset_prefix(o->ds, o->pod_id, &prefix, err)))
 		goto done;
 	c.prefix = prefix.p;
 	/* the folder is walked while the store is read (both mostly wait) */

@@ -7,6 +7,7 @@
 #include <zstd.h>
 
 #include "buf.h"
+#include "keys.h"
 #include "cli.h"
 #include "config.h"
 #include "engine.h"
@@ -57,25 +58,44 @@ static void keylist_free(struct keylist *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
+/* Whose data an admin verb reads: --user U, else POD_USER_NAME; --all-users
+ * reads the whole base (keys then start with the user). */
+struct who {
+	const char *user;
+	bool all;
+};
 
-	return a >= b && !strcmp(s + a - b, suffix);
-}
-
-static int open_store(struct nv_config *cfg, struct nv_store **s, const char *verb)
+static int open_store(struct nv_config *cfg, struct nv_store **s, const char *verb,
+		      const struct who *w)
 {
 	struct nv_error e = NV_ERROR_INIT;
-	int ex = nv_cli_setup(cfg, verb);
+	int ex = nv_cli_setup(cfg, verb), rc;
 
 	if (ex)
 		return ex;
-	if (nv_store_open(cfg, s, &e)) {
-		fprintf(stderr, "netvol %s: %s\n", verb, e.msg);
+	rc = w->all ? nv_store_open_base(cfg, s, &e)
+		    : nv_store_open_user(cfg, w->user ? w->user : cfg->pod_user, s, &e);
+	if (rc) {
+		fprintf(stderr, "netvol %s: %s%s\n", verb, e.msg,
+			e.code == NV_ECONFIG && !w->user && !cfg->pod_user
+			    ? " (or name one with --user U, or use --all-users)"
+			    : "");
+		nv_config_release(cfg);
 		return nv_cli_exit_for(e.code);
 	}
 	return NV_EXIT_OK;
+}
+
+/* The part of a listed key below its user root: all of it for one user;
+ * after "<user>/" with --all-users (NULL when the key is no user's). */
+static const char *below_user(const struct who *w, const char *key)
+{
+	size_t ul;
+
+	if (!w->all)
+		return key;
+	ul = nv_keys_user_len(key);
+	return ul ? key + ul + 1 : NULL;
 }
 
 static void fmt_time(int64_t t, char *out, size_t n)
@@ -87,48 +107,70 @@ static void fmt_time(int64_t t, char *out, size_t n)
 	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* "user/<ds>/" -> ("", ds); "pod/<id>/<ds>/" -> (id, ds), unescaped. */
-static int split_prefix(const char *prefix, struct nv_buf *pod, struct nv_buf *ds)
+/* --user U / --all-users, shared by ls, log and verify: 0 when opt is one
+ * of them (consumed), 1 when not, 2 on a bad user. */
+static int who_opt(int c, struct who *w, const char *verb)
 {
-	const char *p = prefix, *slash;
+	struct nv_error e = NV_ERROR_INIT;
 
-	if (!strncmp(p, "user/", 5)) {
-		p += 5;
-	} else if (!strncmp(p, "pod/", 4)) {
-		p += 4;
-		slash = strchr(p, '/');
-		if (!slash || nv_snap_unescape(p, (size_t)(slash - p), pod, NULL))
-			return NV_EINVALID;
-		p = slash + 1;
-	} else {
-		return NV_EINVALID;
+	if (c == 'u') {
+		if (!*optarg || nv_config_check_identity("--user", optarg, &e)) {
+			fprintf(stderr, "netvol %s: %s\n", verb,
+				*optarg ? e.msg : "--user needs a user name");
+			return 2;
+		}
+		w->user = optarg;
+		return 0;
 	}
-	slash = strchr(p, '/');
-	if (!slash || slash[1])
-		return NV_EINVALID;
-	return nv_snap_unescape(p, (size_t)(slash - p), ds, NULL);
+	if (c == 'A') {
+		w->all = true;
+		return 0;
+	}
+	return 1;
 }
+
+#define WHO_OPTS                                    \
+	{"user", required_argument, NULL, 'u'},     \
+	{                                           \
+		"all-users", no_argument, NULL, 'A' \
+	}
+
+static const char ls_usage[] =
+    "usage: netvol ls [--user U | --all-users]\n\n"
+    "List the datasets of a user (POD_USER_NAME, or --user U) in the store with\n"
+    "their latest snapshot; --all-users lists every user below the store base.\n";
 
 int nv_cli_ls(int argc, char **argv)
 {
+	static const struct option opts[] = {WHO_OPTS, {"help", no_argument, NULL, 'h'}, {0}};
 	struct nv_config cfg;
 	struct nv_store *s = NULL;
 	struct keylist l = {0};
 	struct nv_error e = NV_ERROR_INIT;
+	struct who w = {NULL, false};
 	size_t i;
-	int ex, bad = 0;
+	int c, ex, bad = 0;
 
-	if (argc > 1) {
-		if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-			printf("usage: netvol ls\n\nList the datasets in the store (NETVOL_STORE) "
-			       "with their latest snapshot.\n");
+	memset(&cfg, 0, sizeof(cfg));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if ((ex = who_opt(c, &w, "ls")) == 0)
+			continue;
+		if (ex == 2)
+			return NV_EXIT_USAGE;
+		if (c == 'h') {
+			fputs(ls_usage, stdout);
 			return NV_EXIT_OK;
 		}
-		fprintf(stderr, "usage: netvol ls\n");
+		fputs(ls_usage, stderr);
 		return NV_EXIT_USAGE;
 	}
-	if ((ex = open_store(&cfg, &s, "ls")))
-		goto out;
+	if (optind < argc || (w.all && w.user)) {
+		fputs(ls_usage, stderr);
+		return NV_EXIT_USAGE;
+	}
+	if ((ex = open_store(&cfg, &s, "ls", &w)))
+		return ex;
 	if (nv_store_list(s, "", collect, &l, &e)) {
 		nv_cli_log_error("ls.failed", NULL, &e);
 		ex = NV_EXIT_FAILED;
@@ -136,6 +178,8 @@ int nv_cli_ls(int argc, char **argv)
 	}
 	if (l.n)
 		qsort(l.k, l.n, sizeof(*l.k), cmp_str);
+	if (w.all)
+		printf("%-20s ", "USER");
 	printf("%-28s %-14s %-12s %-20s %10s %14s\n", "DATASET", "POD", "SNAPSHOT", "CREATED",
 	       "ENTRIES", "BYTES");
 	for (i = 0; i < l.n; i++) {
@@ -144,12 +188,15 @@ int nv_cli_ls(int argc, char **argv)
 		struct nv_manifest m;
 		unsigned char id[NV_HASH_LEN];
 		char hex[NV_HASH_HEX], when[32];
+		const char *k = below_user(&w, l.k[i]);
+		size_t pl;
 
-		if (!ends_with(l.k[i], "/HEAD"))
+		if (!k || nv_keys_classify(k, &pl, NULL) != NV_KEY_HEAD)
 			continue;
 		nv_manifest_init(&m);
-		nv_buf_add(&prefix, l.k[i], strlen(l.k[i]) - 4, NULL);
-		if (split_prefix(prefix.p, &pod, &ds) || nv_engine_read_head(s, prefix.p, id, &e) ||
+		nv_buf_add(&prefix, l.k[i], (size_t)(k - l.k[i]) + pl, NULL);
+		if (nv_keys_split_dataset_prefix(prefix.p + (k - l.k[i]), &pod, &ds) ||
+		    nv_engine_read_head(s, prefix.p, id, &e) ||
 		    nv_engine_read_manifest(s, prefix.p, id, &m, &e)) {
 			if (!e.code)
 				nv_error_set(&e, NV_ECORRUPT, "unexpected key '%s'", l.k[i]);
@@ -159,6 +206,8 @@ int nv_cli_ls(int argc, char **argv)
 			nv_hex_encode(id, NV_HASH_LEN, hex);
 			hex[12] = '\0';
 			fmt_time(m.created, when, sizeof(when));
+			if (w.all)
+				printf("%-20.*s ", (int)(k - l.k[i] - 1), l.k[i]);
 			printf("%-28s %-14s %-12s %-20s %10zu %14llu\n", ds.p,
 			       pod.len ? pod.p : "-", hex, when, m.nentries,
 			       (unsigned long long)m.total_bytes);
@@ -173,15 +222,20 @@ int nv_cli_ls(int argc, char **argv)
 out:
 	keylist_free(&l);
 	nv_store_close(s);
-	if (ex != NV_EXIT_USAGE || s)
-		nv_config_release(&cfg);
+	nv_config_release(&cfg);
 	return ex;
 }
+
+static const char log_usage[] =
+    "usage: netvol log [--user U] [--pod POD_ID] DATASET\n\n"
+    "Show the snapshot history of a dataset of a user (POD_USER_NAME, or --user U),\n"
+    "newest first.\n";
 
 int nv_cli_log(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"pod", required_argument, NULL, 'p'},
+	    {"user", required_argument, NULL, 'u'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -190,37 +244,46 @@ int nv_cli_log(int argc, char **argv)
 	struct nv_dataset ds = {NULL, NV_SCOPE_SHARED};
 	struct nv_buf prefix = NV_BUF_INIT(4096);
 	struct nv_error e = NV_ERROR_INIT;
+	struct who w = {NULL, false};
 	unsigned char id[NV_HASH_LEN];
 	const char *pod = NULL;
 	int c, ex, n = 0;
 	size_t i;
 
+	memset(&cfg, 0, sizeof(cfg));
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "p:h", opts, NULL)) != -1) {
+		if ((ex = who_opt(c, &w, "log")) == 0)
+			continue;
+		if (ex == 2)
+			return NV_EXIT_USAGE;
 		if (c == 'p') {
+			if (nv_config_check_identity("--pod", optarg, &e)) {
+				fprintf(stderr, "netvol log: %s\n", e.msg);
+				return NV_EXIT_USAGE;
+			}
 			pod = optarg;
 		} else if (c == 'h') {
-			printf("usage: netvol log [--pod POD_ID] DATASET\n\nShow the snapshot "
-			       "history of a dataset, newest first.\n");
+			fputs(log_usage, stdout);
 			return NV_EXIT_OK;
 		} else {
-			fprintf(stderr, "usage: netvol log [--pod POD_ID] DATASET\n");
+			fputs(log_usage, stderr);
 			return NV_EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1) {
-		fprintf(stderr, "usage: netvol log [--pod POD_ID] DATASET\n");
+		fputs(log_usage, stderr);
 		return NV_EXIT_USAGE;
 	}
-	if ((ex = open_store(&cfg, &s, "log")))
-		goto out;
+	if ((ex = open_store(&cfg, &s, "log", &w)))
+		return ex;
 	ds.path = argv[optind];
 	for (i = 0; i < cfg.ndatasets; i++)
 		if (!strcmp(cfg.datasets[i].path, ds.path))
 			ds.scope = cfg.datasets[i].scope;
 	if (pod)
 		ds.scope = NV_SCOPE_POD;
-	if (nv_snap_dataset_prefix(&ds, pod ? pod : cfg.pod_id, &prefix, &e)) {
+	if (nv_keys_dataset_prefix(&ds, pod ? pod : cfg.pod_id, &prefix, &e)) {
 		fprintf(stderr, "netvol log: %s\n", e.msg);
 		ex = NV_EXIT_USAGE;
 		goto out;
@@ -264,8 +327,7 @@ int nv_cli_log(int argc, char **argv)
 out:
 	nv_buf_release(&prefix);
 	nv_store_close(s);
-	if (s)
-		nv_config_release(&cfg);
+	nv_config_release(&cfg);
 	return ex;
 }
 
@@ -431,29 +493,45 @@ out:
 	nv_buf_release(&prefix);
 }
 
+static const char verify_usage[] =
+    "usage: netvol verify [--user U | --all-users]\n\n"
+    "Read every pack of a user (POD_USER_NAME, or --user U; every user with\n"
+    "--all-users), check every blob's hash, and check that every snapshot's blobs\n"
+    "are there. exit 0 when all is well, 1 when a problem was found.\n";
+
 int nv_cli_verify(int argc, char **argv)
 {
+	static const struct option opts[] = {WHO_OPTS, {"help", no_argument, NULL, 'h'}, {0}};
 	struct nv_config cfg;
 	struct vstate v;
 	struct keylist l = {0};
 	struct nv_error e = NV_ERROR_INIT;
+	struct who w = {NULL, false};
 	ZSTD_DCtx *dctx = NULL;
 	unsigned char *plain = NULL;
-	size_t i;
-	int ex;
+	size_t i, pl;
+	int c, ex;
 
 	memset(&v, 0, sizeof(v));
-	if (argc > 1) {
-		if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-			printf("usage: netvol verify\n\nRead every pack in the store, check every "
-			       "blob's hash, and check that every snapshot's blobs are there.\n"
-			       "exit 0 when all is well, 1 when a problem was found.\n");
+	memset(&cfg, 0, sizeof(cfg));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if ((ex = who_opt(c, &w, "verify")) == 0)
+			continue;
+		if (ex == 2)
+			return NV_EXIT_USAGE;
+		if (c == 'h') {
+			fputs(verify_usage, stdout);
 			return NV_EXIT_OK;
 		}
-		fprintf(stderr, "usage: netvol verify\n");
+		fputs(verify_usage, stderr);
 		return NV_EXIT_USAGE;
 	}
-	if ((ex = open_store(&cfg, &v.s, "verify")))
+	if (optind < argc || (w.all && w.user)) {
+		fputs(verify_usage, stderr);
+		return NV_EXIT_USAGE;
+	}
+	if ((ex = open_store(&cfg, &v.s, "verify", &w)))
 		return ex;
 	nv_blob_map_init(&v.at);
 	dctx = ZSTD_createDCtx();
@@ -468,17 +546,20 @@ int nv_cli_verify(int argc, char **argv)
 	if (l.n)
 		qsort(l.k, l.n, sizeof(*l.k), cmp_str);
 	for (i = 0; i < l.n; i++)
-		if (ends_with(l.k[i], ".pack") && strstr(l.k[i], "/packs/"))
+		if (below_user(&w, l.k[i]) &&
+		    nv_keys_classify(below_user(&w, l.k[i]), &pl, NULL) == NV_KEY_PACK)
 			verify_pack(&v, l.k[i], dctx, plain);
 	for (i = 0; i < l.n; i++)
-		if (strstr(l.k[i], "/snapshots/"))
+		if (below_user(&w, l.k[i]) &&
+		    nv_keys_classify(below_user(&w, l.k[i]), &pl, NULL) == NV_KEY_SNAPSHOT)
 			verify_snapshot(&v, l.k[i]);
 	for (i = 0; i < l.n; i++) {
 		unsigned char id[NV_HASH_LEN];
 		struct nv_buf prefix = NV_BUF_INIT(4096);
 		struct nv_manifest m;
 
-		if (!ends_with(l.k[i], "/HEAD"))
+		if (!below_user(&w, l.k[i]) ||
+		    nv_keys_classify(below_user(&w, l.k[i]), &pl, NULL) != NV_KEY_HEAD)
 			continue;
 		nv_manifest_init(&m);
 		nv_buf_add(&prefix, l.k[i], strlen(l.k[i]) - 4, NULL);

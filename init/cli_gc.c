@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "keys.h"
 #include "cli.h"
 #include "config.h"
 #include "gc.h"
@@ -15,15 +16,18 @@
 
 static void gc_usage(FILE *out)
 {
-	fprintf(out, "usage: netvol gc --keep-last N [--keep-within DURATION] [--grace DURATION]\n"
-		     "                 [--dry-run] [--pod POD_ID] [DATASET...]\n\n"
-		     "Drop old snapshots and delete the packs no kept snapshot needs, for the\n"
-		     "named datasets or every dataset in the store. Kept: HEAD, the newest N\n"
-		     "snapshots of its history, those younger than --keep-within, and every\n"
-		     "object younger than --grace (default 1h). Safe while pods sync: a dataset\n"
-		     "with a sync in progress is left for the next run.\n\n"
-		     "  --dry-run  report what would be freed, delete nothing\n\n"
-		     "exit codes: 0 ok, 1 a dataset failed, 2 usage or configuration error\n");
+	fprintf(
+	    out,
+	    "usage: netvol gc --keep-last N [--keep-within DURATION] [--grace DURATION]\n"
+	    "                 [--dry-run] [--user U] [--pod POD_ID] [DATASET...]\n\n"
+	    "Drop old snapshots and delete the packs no kept snapshot needs, for the\n"
+	    "named datasets or every dataset of one user (POD_USER_NAME, or --user U)\n"
+	    "in the store; nothing of another user is read or touched. Kept: HEAD, the newest N\n"
+	    "snapshots of its history, those younger than --keep-within, and every\n"
+	    "object younger than --grace (default 1h). Safe while pods sync: a dataset\n"
+	    "with a sync in progress is left for the next run.\n\n"
+	    "  --dry-run  report what would be freed, delete nothing\n\n"
+	    "exit codes: 0 ok, 1 a dataset failed, 2 usage or configuration error\n");
 }
 
 struct prefixes {
@@ -31,24 +35,13 @@ struct prefixes {
 	size_t n, cap;
 };
 
-/* Dataset prefixes ("user/x/", "pod/p/x/") of every key in the store. */
-static int prefix_cb(const char *key, const struct nv_store_stat *st, void *ud)
+/* Add the first pl bytes of key (a dataset prefix) once. */
+static int add_prefix(struct prefixes *l, const char *key, size_t pl)
 {
-	struct prefixes *l = ud;
-	const char *p = key;
-	size_t i, parts = !strncmp(key, "pod/", 4) ? 3 : !strncmp(key, "user/", 5) ? 2 : 0;
+	size_t i;
 
-	(void)st;
-	for (i = 0; i < parts && p; i++) {
-		p = strchr(p, '/');
-		if (p)
-			p++;
-	}
-	if (!parts || !p)
-		return 0;
 	for (i = 0; i < l->n; i++)
-		if (strlen(l->p[i]) == (size_t)(p - key) &&
-		    !strncmp(l->p[i], key, (size_t)(p - key)))
+		if (strlen(l->p[i]) == pl && !strncmp(l->p[i], key, pl))
 			return 0;
 	if (l->n == l->cap) {
 		size_t nc = l->cap ? l->cap * 2 : 16;
@@ -59,11 +52,23 @@ static int prefix_cb(const char *key, const struct nv_store_stat *st, void *ud)
 		l->p = np;
 		l->cap = nc;
 	}
-	l->p[l->n] = nv_strndup(key, (size_t)(p - key));
+	l->p[l->n] = nv_strndup(key, pl);
 	if (!l->p[l->n])
 		return NV_ENOMEM;
 	l->n++;
 	return 0;
+}
+
+/* Dataset prefixes ("user/x/", "pod/p/x/") of every netvol key of the user;
+ * other keys (legacy objects) are never touched. */
+static int prefix_cb(const char *key, const struct nv_store_stat *st, void *ud)
+{
+	size_t pl;
+
+	(void)st;
+	if (nv_keys_classify(key, &pl, NULL) == NV_KEY_OTHER)
+		return 0;
+	return add_prefix(ud, key, pl);
 }
 
 int nv_cli_gc(int argc, char **argv)
@@ -74,6 +79,7 @@ int nv_cli_gc(int argc, char **argv)
 	    {"grace", required_argument, NULL, 'g'},
 	    {"dry-run", no_argument, NULL, 'n'},
 	    {"pod", required_argument, NULL, 'p'},
+	    {"user", required_argument, NULL, 'u'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -82,7 +88,7 @@ int nv_cli_gc(int argc, char **argv)
 	struct nv_store *s = NULL;
 	struct prefixes pl = {NULL, 0, 0};
 	struct nv_error e = NV_ERROR_INIT;
-	const char *pod = NULL;
+	const char *pod = NULL, *user = NULL;
 	uint64_t n, tot_freed = 0;
 	int64_t ms;
 	int c, ex = NV_EXIT_OK, failed = 0;
@@ -111,7 +117,12 @@ int nv_cli_gc(int argc, char **argv)
 			go.dry_run = true;
 			break;
 		case 'p':
-			pod = optarg;
+		case 'u':
+			if (nv_config_check_identity(c == 'p' ? "--pod" : "--user", optarg, &e)) {
+				fprintf(stderr, "netvol gc: %s\n", e.msg);
+				return NV_EXIT_USAGE;
+			}
+			*(c == 'p' ? &pod : &user) = optarg;
 			break;
 		case 'h':
 			gc_usage(stdout);
@@ -128,7 +139,7 @@ int nv_cli_gc(int argc, char **argv)
 	if ((ex = nv_cli_setup(&cfg, "gc")))
 		return ex;
 	loaded = true;
-	if (nv_store_open(&cfg, &s, &e)) {
+	if (nv_store_open_user(&cfg, user ? user : cfg.pod_user, &s, &e)) {
 		fprintf(stderr, "netvol gc: %s\n", e.msg);
 		ex = nv_cli_exit_for(e.code);
 		goto out;
@@ -139,13 +150,17 @@ int nv_cli_gc(int argc, char **argv)
 			struct nv_buf b = NV_BUF_INIT(4096);
 
 			if (nv_config_check_relpath(ds.path, &e) ||
-			    nv_snap_dataset_prefix(&ds, pod, &b, &e)) {
+			    nv_keys_dataset_prefix(&ds, pod, &b, &e)) {
 				fprintf(stderr, "netvol gc: %s\n", e.msg);
 				nv_buf_release(&b);
 				ex = NV_EXIT_USAGE;
 				goto out;
 			}
-			prefix_cb(b.p, NULL, &pl);
+			if (add_prefix(&pl, b.p, b.len)) {
+				nv_buf_release(&b);
+				ex = NV_EXIT_FAILED;
+				goto out;
+			}
 			nv_buf_release(&b);
 		}
 	} else if (nv_store_list(s, "", prefix_cb, &pl, &e)) {

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "engine.h"
 #include "fs.h"
+#include "keys.h"
 #include "log.h"
 #include "mem.h"
 #include "progress.h"
@@ -222,6 +223,7 @@ static void run_usage(FILE *out, bool restore)
 struct run {
 	struct nv_config cfg;
 	struct nv_store *store;
+	struct nv_store *base; /* NETVOL_STORE itself, opened for the format-1 check */
 	struct nv_volume_probe probe;
 	bool *sel;
 	bool dry_run;
@@ -301,6 +303,7 @@ usage:
 static void run_release(struct run *r)
 {
 	nv_store_close(r->store);
+	nv_store_close(r->base);
 	nv_volume_probe_release(&r->probe);
 	nv_free(r->sel);
 	nv_config_release(&r->cfg);
@@ -323,6 +326,33 @@ static int summary(const char *event, const struct run *r, size_t done, size_t f
 	nv_log_i64(&lr, "duration_ms", nv_now_ms() - r->start_ms);
 	nv_log_end(&lr);
 	return failed ? NV_EXIT_FAILED : NV_EXIT_OK;
+}
+
+/* Format 1 kept user-scoped datasets directly below NETVOL_STORE, shared by
+ * every user. Such data is never restored (it may be anyone's); say so once
+ * per dataset that has nothing of its own (docs/FORMAT.md). */
+static void warn_format1(struct run *r, const struct nv_dataset *ds)
+{
+	struct nv_buf key = NV_BUF_INIT(4096);
+	struct nv_error e = NV_ERROR_INIT;
+	struct nv_store_stat st;
+	struct nv_log_rec lr;
+
+	if (!r->cfg.store_base_given || ds->scope == NV_SCOPE_POD)
+		return;
+	if (!r->base && nv_store_open_base(&r->cfg, &r->base, &e))
+		goto out;
+	if (nv_keys_format1_head(ds, &key, &e) || nv_store_head(r->base, key.p, &st, &e))
+		goto out;
+	nv_log_begin(&lr, NV_LOG_WARN, "restore.format1_data_ignored");
+	nv_log_str(&lr, "dataset", ds->path);
+	nv_log_str(&lr, "key", key.p);
+	nv_log_str(&lr, "reason",
+		   "store format 1 kept this dataset below NETVOL_STORE for all users alike; "
+		   "it is not restored for any user (docs/FORMAT.md)");
+	nv_log_end(&lr);
+out:
+	nv_buf_release(&key);
 }
 
 static int restore_one(struct run *r, size_t i, struct nv_buf *target, struct nv_buf *cache)
@@ -373,6 +403,8 @@ static int restore_one(struct run *r, size_t i, struct nv_buf *target, struct nv
 		char id[NV_HASH_HEX];
 
 		rc = nv_restore_dataset(&o, &res, &e);
+		if (!rc && res.fresh)
+			warn_format1(r, ds);
 		if (!rc) {
 			hexid(res.snapshot, id);
 			nv_log_begin(&lr, res.kept_local ? NV_LOG_WARN : NV_LOG_INFO,

@@ -38,8 +38,8 @@ full=$(du -sb --apparent-size "$T/new/data" | cut -f1)
 # the store with the old snapshot, copied for each run
 export NETVOL_STORE="file://$T/store0"
 assert_exit 0 nv_pod "$T/old" sync
-head0=$(cat "$T/store0/user/data/HEAD")
-packs0=$(ls "$T/store0/user/data/packs" | grep -c '\.idx$')
+head0=$(cat "$T/store0/kim/user/data/HEAD")
+packs0=$(ls "$T/store0/kim/user/data/packs" | grep -c '\.idx$')
 
 # how long a whole sync takes here (so the kill points cover all of it on
 # a slow or a loaded machine), then seeded delays: 0-110% of that
@@ -62,8 +62,8 @@ for d in $delays; do
 	sleep "$(awk -v d="$d" 'BEGIN { printf "%.3f", d / 1000 }')"
 	kill -9 $pid 2>/dev/null || true
 	wait $pid 2>/dev/null || true
-	packs=$(($(ls "$s/user/data/packs" | grep -c '\.idx$' || true) - packs0))
-	h=$(cat "$s/user/data/HEAD")
+	packs=$(($(ls "$s/kim/user/data/packs" | grep -c '\.idx$' || true) - packs0))
+	h=$(cat "$s/kim/user/data/HEAD")
 	rm -rf "$T/r"
 	assert_exit 0 nv_pod "$T/r" restore
 	if [ "$h" = "$head0" ]; then

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 export NETVOL_STORE="file://$T/store-cache" POD_USER_NAME=bob NETVOL_DATASETS=venv
-store=$T/store-cache/user/venv
+store=$T/store-cache/bob/user/venv
 cache=$T/a/.netvol/cache/user%2Fvenv%2Fsnap
 make_tree "$T/a"
 rm "$T/a/venv/fifo"

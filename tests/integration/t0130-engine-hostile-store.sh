@@ -7,7 +7,7 @@
 CRAFT="$NETVOL_TEST_TOOLS/nvcraft"
 
 export NETVOL_STORE="$(nv_store_url hostile)" POD_USER_NAME=eve NETVOL_DATASETS=venv
-store=${NETVOL_STORE#file://}
+store=${NETVOL_STORE#file://}/$POD_USER_NAME
 [ "${NETVOL_TEST_S3:-0}" = 1 ] && exit 0 # this test edits store files directly
 
 check_refused() { # NAME NEEDLE: restore must fail and leave nothing
@@ -20,15 +20,15 @@ check_refused() { # NAME NEEDLE: restore must fail and leave nothing
 }
 
 mkdir -p "$T/pod"
-printf 'f\t/tmp/absolute\t1\n' | "$CRAFT" "$NETVOL_STORE" user/venv/
+printf 'f\t/tmp/absolute\t1\n' | "$CRAFT" "$NETVOL_STORE/$POD_USER_NAME" user/venv/
 check_refused absolute "absolute path"
-printf 'd\t..\nf\t../escaped\t1\n' | "$CRAFT" "$NETVOL_STORE" user/venv/
+printf 'd\t..\nf\t../escaped\t1\n' | "$CRAFT" "$NETVOL_STORE/$POD_USER_NAME" user/venv/
 check_refused dotdot "'..'"
-printf 'l\tlink\t%s\nf\tlink/escaped\t1\n' "$T" | "$CRAFT" "$NETVOL_STORE" user/venv/
+printf 'l\tlink\t%s\nf\tlink/escaped\t1\n' "$T" | "$CRAFT" "$NETVOL_STORE/$POD_USER_NAME" user/venv/
 check_refused through-symlink "link/escaped"
-printf 'f\tbig\t99999999999999\n' | "$CRAFT" "$NETVOL_STORE" user/venv/
+printf 'f\tbig\t99999999999999\n' | "$CRAFT" "$NETVOL_STORE/$POD_USER_NAME" user/venv/
 check_refused absurd-size "absurd"
-printf 'f\ta\t1\nf\ta\t1\n' | "$CRAFT" "$NETVOL_STORE" user/venv/
+printf 'f\ta\t1\nf\ta\t1\n' | "$CRAFT" "$NETVOL_STORE/$POD_USER_NAME" user/venv/
 check_refused duplicate "duplicate"
 
 # a HEAD that names a missing snapshot

@@ -6,7 +6,7 @@
 [ "${NETVOL_TEST_S3:-0}" = 1 ] && exit 0 # reads store files directly
 
 export NETVOL_STORE="$(nv_store_url kill)" POD_USER_NAME=gil NETVOL_DATASETS=data:user
-store=${NETVOL_STORE#file://}
+store=${NETVOL_STORE#file://}/$POD_USER_NAME
 mkdir -p "$T/p/data"
 echo v1 >"$T/p/data/first"
 assert_exit 0 nv_pod "$T/p" sync

@@ -49,7 +49,7 @@ assert_exit 2 nv_pod "$T/rx" restore --snapshot abc data
 
 # a sync in progress (its lock) makes gc leave the dataset alone
 if [ "${NETVOL_TEST_S3:-0}" != 1 ]; then
-	store=${NETVOL_STORE#file://}
+	store=${NETVOL_STORE#file://}/$POD_USER_NAME
 	mkdir -p "$store/user/data/locks"
 	printf 'netvol-lock 1\nsync %s\nhost\n' "$(date +%s)" >"$store/user/data/locks/sync-test"
 	assert_exit 0 "$NETVOL" gc --keep-last 1 --grace 0

@@ -11,7 +11,7 @@
 [ "${NETVOL_TEST_S3:-0}" = 1 ] && exit 0 # reads store files directly
 
 export NETVOL_STORE="$(nv_store_url dl)" POD_USER_NAME=deb NETVOL_DATASETS="data:user,other:user"
-store=${NETVOL_STORE#file://}
+store=${NETVOL_STORE#file://}/$POD_USER_NAME
 mkdir -p "$T/p/data" "$T/p/other"
 echo v1 >"$T/p/data/first"
 echo o1 >"$T/p/other/f"

@@ -23,7 +23,7 @@ Test(config, defaults)
 	cr_assert_eq(nv_config_load_from(&c, table_env, env, &e), NV_OK, "%s", e.msg);
 	cr_assert_str_eq(c.network_volume, "/workspace");
 	cr_assert_null(c.shared_volume);
-	cr_assert_null(c.store_url);
+	cr_assert_null(c.store_base);
 	cr_assert_eq(c.ndatasets, 7);
 	cr_assert_str_eq(c.datasets[0].path, "venv");
 	cr_assert_eq(c.datasets[3].scope, NV_SCOPE_SHARED);
@@ -43,7 +43,10 @@ Test(config, default_store_from_bucket)
 	struct nv_config c;
 
 	cr_assert_eq(nv_config_load_from(&c, table_env, env, NULL), NV_OK);
-	cr_assert_str_eq(c.store_url, "s3://my-bucket/pod_sessions/alice");
+	cr_assert_str_eq(c.store_base, "s3://my-bucket/pod_sessions");
+	cr_assert_not(c.store_base_given);
+	cr_assert_str_eq(c.pod_user, "alice");
+	cr_assert_eq(nv_config_require_store(&c, NULL), NV_OK);
 	cr_assert_eq(nv_config_require_volume(&c, NULL), NV_ECONFIG);
 	nv_config_release(&c);
 }
@@ -83,8 +86,82 @@ ParameterizedTestParameters(config, bad_values)
 	    {"NETVOL_S3_ADDRESSING", "sideways", "NETVOL_S3_ADDRESSING"},
 	    {"POD_ID", "../x", "POD_ID"},
 	    {"POD_USER_NAME", "..", "POD_USER_NAME"},
+	    {"POD_USER_NAME", "", "POD_USER_NAME is set but empty"},
+	    {"POD_ID", "", "POD_ID is set but empty"},
+	    {"POD_USER_NAME", "a/b", "contains '/'"},
+	    {"POD_USER_NAME", "a..b", "contains '..'"},
+	    {"POD_USER_NAME", "a\tb", "control character"},
+	    {"POD_USER_NAME", "a\x7f", "control character"},
+	    {"POD_USER_NAME", ".hidden", "must start with"},
+	    {"POD_USER_NAME", "-x", "must start with"},
+	    {"POD_USER_NAME", "al ice", "outside"},
+	    {"POD_USER_NAME", "al%ice", "outside"},
+	    {"POD_USER_NAME", "\xc3\xa9", "outside"},
+	    {"POD_ID", "sess/42", "contains '/'"},
+	    {"POD_ID", "a\nb", "control character"},
 	};
 	return cr_make_param_array(struct bad_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* Longer than NV_IDENTITY_MAX (the table's values are too short to hold it). */
+Test(config, identity_too_long)
+{
+	char v[NV_IDENTITY_MAX + 2];
+	const char *env[] = {"POD_USER_NAME", v, NULL};
+	struct nv_config c;
+	struct nv_error e = NV_ERROR_INIT;
+
+	memset(v, 'a', sizeof(v) - 1);
+	v[sizeof(v) - 1] = '\0';
+	cr_assert_eq(nv_config_load_from(&c, table_env, env, &e), NV_ECONFIG);
+	cr_assert(strstr(e.msg, "longer than 128"), "%s", e.msg);
+	v[NV_IDENTITY_MAX] = '\0';
+	cr_assert_eq(nv_config_load_from(&c, table_env, env, &e), NV_OK, "%s", e.msg);
+	nv_config_release(&c);
+}
+
+struct id_case {
+	char value[40];
+	int rc;
+};
+
+ParameterizedTestParameters(config, identities)
+{
+	static struct id_case cases[] = {
+	    {"alice", NV_OK},	  {"Alice_01", NV_OK},	{"a.b@example.com", NV_OK},
+	    {"user+tag", NV_OK},  {"_svc", NV_OK},	{"0", NV_OK},
+	    {"sess-42.a", NV_OK}, {"user", NV_OK},	{"a.", NV_OK},
+	    {"", NV_ECONFIG},	  {".", NV_ECONFIG},	{"..", NV_ECONFIG},
+	    {"a..", NV_ECONFIG},  {"/", NV_ECONFIG},	{"a/", NV_ECONFIG},
+	    {"@a", NV_ECONFIG},	  {"+a", NV_ECONFIG},	{"a b", NV_ECONFIG},
+	    {"a:b", NV_ECONFIG},  {"a\\b", NV_ECONFIG}, {"a\rb", NV_ECONFIG},
+	    {"a*", NV_ECONFIG},	  {"a?b", NV_ECONFIG},	{"a%2Fb", NV_ECONFIG},
+	};
+	return cr_make_param_array(struct id_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct id_case *ic, config, identities)
+{
+	struct nv_error e = NV_ERROR_INIT;
+
+	cr_assert_eq(nv_config_check_identity("POD_USER_NAME", ic->value, &e), ic->rc, "'%s': %s",
+		     ic->value, e.msg);
+	if (ic->rc)
+		cr_assert(strstr(e.msg, "POD_USER_NAME"), "%s", e.msg);
+}
+
+Test(config, store_needs_the_user)
+{
+	const char *env[] = {"NETVOL_STORE", "s3://my-bucket/comfy", NULL};
+	struct nv_config c;
+	struct nv_error e = NV_ERROR_INIT;
+
+	cr_assert_eq(nv_config_load_from(&c, table_env, env, &e), NV_OK, "%s", e.msg);
+	cr_assert_str_eq(c.store_base, "s3://my-bucket/comfy");
+	cr_assert(c.store_base_given);
+	cr_assert_eq(nv_config_require_store(&c, &e), NV_ECONFIG);
+	cr_assert(strstr(e.msg, "POD_USER_NAME"), "%s", e.msg);
+	nv_config_release(&c);
 }
 
 ParameterizedTest(struct bad_case *bc, config, bad_values)

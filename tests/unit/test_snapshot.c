@@ -278,29 +278,6 @@ Test(snapshot, idx_codec)
 	nv_buf_release(&b);
 }
 
-Test(snapshot, keys_and_escapes)
-{
-	struct nv_dataset user = {"ComfyUI/custom_nodes", NV_SCOPE_SHARED};
-	struct nv_dataset pod = {"ComfyUI/output", NV_SCOPE_POD};
-	struct nv_buf b = NV_BUF_INIT(4096), u = NV_BUF_INIT(4096);
-	struct nv_error e = NV_ERROR_INIT;
-
-	cr_assert_eq(nv_snap_dataset_prefix(&user, NULL, &b, NULL), NV_OK);
-	cr_assert_str_eq(b.p, "user/ComfyUI%2Fcustom_nodes/");
-	nv_buf_reset(&b);
-	cr_assert_eq(nv_snap_dataset_prefix(&pod, "pod 1", &b, NULL), NV_OK);
-	cr_assert_str_eq(b.p, "pod/pod%201/ComfyUI%2Foutput/");
-	nv_buf_reset(&b);
-	cr_assert_eq(nv_snap_dataset_prefix(&pod, NULL, &b, &e), NV_ECONFIG);
-	cr_assert(strstr(e.msg, "POD_ID"));
-	cr_assert_eq(nv_snap_unescape("a%2Fb", 5, &u, NULL), NV_OK);
-	cr_assert_str_eq(u.p, "a/b");
-	cr_assert_eq(nv_snap_unescape("a%2", 3, &u, NULL), NV_EINVALID);
-	cr_assert_eq(nv_snap_unescape("a%zz", 4, &u, NULL), NV_EINVALID);
-	nv_buf_release(&b);
-	nv_buf_release(&u);
-}
-
 Test(snapshot, blob_map_grows)
 {
 	struct nv_blob_map m;
