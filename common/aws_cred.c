@@ -17,7 +17,7 @@
 #include "log.h"
 #include "mem.h"
 #include "progress.h"
-#include "s3.h"
+#include "retry.h"
 #include "sigv4.h"
 #include "xml.h"
 
@@ -34,6 +34,7 @@ struct nv_aws_cred {
 	bool stale;
 	struct nv_http_pool *http; /* for STS / the container endpoint */
 	int max_attempts;
+	int64_t deadline_ms; /* of the get in progress (under lock): retries stop before it */
 	char *region;
 	char *sts_url;
 	char *role_arn;
@@ -136,27 +137,40 @@ out:
 static int fetch(struct nv_aws_cred *c, const struct nv_http_req *req, struct nv_http_resp *resp,
 		 const char *what, struct nv_error *err)
 {
+	struct nv_retry policy = {c->max_attempts, 100, 2000, c->deadline_ms};
 	int attempt, rc = NV_OK;
 
-	for (attempt = 0; attempt < c->max_attempts; attempt++) {
+	for (attempt = 1;; attempt++) {
 		struct nv_xml_s3_error xe;
-		enum nv_s3_verdict v;
+		enum nv_retry_verdict v;
+		uint64_t delay;
 
-		if (attempt)
-			usleep(
-			    (useconds_t)nv_s3_backoff_ms(attempt, 100, 2000, (uint64_t)random()) *
-			    1000);
 		if (req->out)
 			nv_buf_reset(req->out);
 		rc = nv_http_do(c->http, req, resp, err);
 		memset(&xe, 0, sizeof(xe));
 		if (!rc && (resp->status < 200 || resp->status > 299))
 			nv_xml_s3_error(resp->err_body.p, resp->err_body.len, &xe, NULL);
-		v = nv_s3_retry_verdict(rc, resp->status, xe.code);
-		if (v == NV_S3_DONE)
+		v = nv_retry_verdict(rc, resp->status, xe.code);
+		if (v == NV_RETRY_DONE)
 			return NV_OK;
-		if (v == NV_S3_FAIL)
+		if (v == NV_RETRY_FAIL)
 			break;
+		switch (nv_retry_plan(&policy, attempt, nv_retry_random(), nv_now_ms(), &delay)) {
+		case NV_RETRY_GO:
+			nv_retry_sleep_ms(delay);
+			continue;
+		case NV_RETRY_PAST_DEADLINE:
+			if (!rc)
+				nv_error_set(err, NV_EREMOTE, "HTTP %ld", resp->status);
+			nv_error_prefix(err, "%s: deadline reached, no time left to retry", what);
+			if (err)
+				err->code = NV_EDEADLINE;
+			return NV_EDEADLINE;
+		case NV_RETRY_EXHAUSTED:
+			break;
+		}
+		break;
 	}
 	if (rc)
 		return nv_error_prefix(err, "%s", what);
@@ -474,11 +488,13 @@ void nv_aws_cred_free(struct nv_aws_cred *c)
 	nv_free(c);
 }
 
-int nv_aws_cred_get(struct nv_aws_cred *c, struct nv_aws_keys *out, struct nv_error *err)
+int nv_aws_cred_get(struct nv_aws_cred *c, int64_t deadline_ms, struct nv_aws_keys *out,
+		    struct nv_error *err)
 {
 	int rc = NV_OK;
 
 	pthread_mutex_lock(&c->lock);
+	c->deadline_ms = deadline_ms;
 	if (c->src != SRC_ENV &&
 	    (c->stale || (c->keys.expiration &&
 			  (int64_t)time(NULL) + REFRESH_MARGIN_S >= c->keys.expiration))) {

@@ -42,8 +42,11 @@ void nv_aws_keys_release(struct nv_aws_keys *k); /* wipes the secrets */
 int nv_aws_cred_new(const struct nv_config *cfg, struct nv_aws_cred **out, struct nv_error *err);
 void nv_aws_cred_free(struct nv_aws_cred *c);
 
-/* Current credentials (refreshed first when they expire within 5 minutes). */
-int nv_aws_cred_get(struct nv_aws_cred *c, struct nv_aws_keys *out, struct nv_error *err);
+/* Current credentials (refreshed first when they expire within 5 minutes).
+ * A refresh's retries never sleep past deadline_ms (absolute nv_now_ms(),
+ * 0 = none): NV_EDEADLINE instead. */
+int nv_aws_cred_get(struct nv_aws_cred *c, int64_t deadline_ms, struct nv_aws_keys *out,
+		    struct nv_error *err);
 
 /* The server said the keys are expired or invalid: refresh at the next get.
  * Returns false when the source cannot refresh (static keys). */

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,6 +13,8 @@
 #include "http.h"
 #include "log.h"
 #include "mem.h"
+#include "progress.h"
+#include "retry.h"
 #include "sigv4.h"
 #include "xml.h"
 
@@ -56,20 +57,6 @@ static bool code_in(const char *code, const char *const *list)
 	return false;
 }
 
-static const char *const retry_codes[] = {"SlowDown",
-					  "RequestTimeout",
-					  "InternalError",
-					  "ServiceUnavailable",
-					  "Throttling",
-					  "ThrottlingException",
-					  "RequestLimitExceeded",
-					  "RequestThrottled",
-					  "TooManyRequestsException",
-					  "ConditionalRequestConflict",
-					  "OperationAborted",
-					  "IDPCommunicationError",
-					  NULL};
-
 static const char *const auth_codes[] = {"AccessDenied",	  "SignatureDoesNotMatch",
 					 "InvalidAccessKeyId",	  "ExpiredToken",
 					 "InvalidToken",	  "TokenRefreshRequired",
@@ -80,35 +67,6 @@ static const char *const auth_codes[] = {"AccessDenied",	  "SignatureDoesNotMatc
 
 static const char *const token_codes[] = {"ExpiredToken", "InvalidToken", "TokenRefreshRequired",
 					  "ExpiredTokenException", NULL};
-
-enum nv_s3_verdict nv_s3_retry_verdict(int transport_rc, long status, const char *s3_code)
-{
-	if (transport_rc == NV_ENETWORK || transport_rc == NV_ETIMEOUT)
-		return NV_S3_RETRY;
-	if (transport_rc != NV_OK)
-		return NV_S3_FAIL;
-	if (code_in(s3_code, retry_codes))
-		return NV_S3_RETRY;
-	if (status >= 200 && status <= 299)
-		return NV_S3_DONE;
-	if (status == 429 || status >= 500)
-		return NV_S3_RETRY;
-	return NV_S3_FAIL;
-}
-
-uint64_t nv_s3_backoff_ms(int attempt, uint64_t base_ms, uint64_t cap_ms, uint64_t rnd)
-{
-	uint64_t top = base_ms;
-	int i;
-
-	if (attempt < 1)
-		return 0;
-	for (i = 1; i < attempt && top < cap_ms; i++)
-		top *= 2;
-	if (top > cap_ms)
-		top = cap_ms;
-	return rnd % (top + 1);
-}
 
 enum nv_code nv_s3_error_code(long status, const char *s3_code)
 {
@@ -152,13 +110,14 @@ struct call {
 
 #define MAX_HDR 12
 
-static uint64_t rnd64(void)
+/* The failure in err becomes NV_EDEADLINE: a retry would have slept past
+ * NETVOL_DEADLINE, so the caller stops cleanly instead (HEAD untouched). */
+static int past_deadline_error(struct nv_error *err)
 {
-	uint64_t r = 0;
-
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
-		r = (uint64_t)random();
-	return r;
+	nv_error_prefix(err, "deadline reached, no time left to retry");
+	if (err)
+		err->code = NV_EDEADLINE;
+	return NV_EDEADLINE;
 }
 
 static int build_url(struct s3_store *s, const struct call *c, struct nv_buf *path,
@@ -219,7 +178,9 @@ static int s3_do(struct s3_store *s, const struct call *c, struct nv_http_resp *
 	struct nv_error terr = NV_ERROR_INIT;
 	size_t out_base = c->out ? c->out->len : 0;
 	const char *phash = c->payload_hash ? c->payload_hash : NV_SIGV4_EMPTY_SHA256;
-	bool refreshed = false;
+	struct nv_retry policy = {s->max_attempts, (uint64_t)s->retry_base_ms, RETRY_CAP_MS,
+				  s->base.deadline_ms};
+	bool refreshed = false, past_deadline = false;
 	int attempt = 0, rc = NV_OK, trc = NV_OK;
 
 	nv_aws_keys_init(&keys);
@@ -235,14 +196,15 @@ static int s3_do(struct s3_store *s, const struct call *c, struct nv_http_resp *
 		struct nv_http_header hh[MAX_HDR + 1];
 		char amz_date[17];
 		size_t nh = 0, i;
-		enum nv_s3_verdict v;
+		enum nv_retry_verdict v;
+		enum nv_retry_stop stop;
 		uint64_t delay;
 
 		attempt++;
 		if (c->out)
 			nv_buf_setlen(c->out, out_base);
 		nv_error_clear(&terr);
-		if ((rc = nv_aws_cred_get(s->cred, &keys, err)))
+		if ((rc = nv_aws_cred_get(s->cred, s->base.deadline_ms, &keys, err)))
 			goto out;
 		nv_sigv4_amz_date(time(NULL), amz_date);
 		h[nh++] = (struct nv_sigv4_kv){"host", s->host};
@@ -286,25 +248,28 @@ static int s3_do(struct s3_store *s, const struct call *c, struct nv_http_resp *
 			nv_xml_s3_error(resp->err_body.p, resp->err_body.len, &xe, NULL);
 		if (!xe.request_id[0])
 			snprintf(xe.request_id, sizeof(xe.request_id), "%s", resp->request_id);
-		v = nv_s3_retry_verdict(trc, trc ? 0 : resp->status, xe.code);
-		if (v == NV_S3_DONE) {
+		v = nv_retry_verdict(trc, trc ? 0 : resp->status, xe.code);
+		if (v == NV_RETRY_DONE) {
 			rc = NV_OK;
 			goto out;
 		}
-		if (v == NV_S3_FAIL && !trc && !refreshed && code_in(xe.code, token_codes) &&
+		if (v == NV_RETRY_FAIL && !trc && !refreshed && code_in(xe.code, token_codes) &&
 		    nv_aws_cred_invalidate(s->cred)) {
 			/* temporary keys expired early: fetch new ones once */
 			refreshed = true;
 			log_retry(s, c, attempt, resp->status, xe.code, "credentials refresh", 0);
 			continue;
 		}
-		if (v == NV_S3_FAIL || attempt >= s->max_attempts)
+		if (v == NV_RETRY_FAIL)
 			break;
-		delay =
-		    nv_s3_backoff_ms(attempt, (uint64_t)s->retry_base_ms, RETRY_CAP_MS, rnd64());
+		stop = nv_retry_plan(&policy, attempt, nv_retry_random(), nv_now_ms(), &delay);
+		if (stop != NV_RETRY_GO) {
+			past_deadline = stop == NV_RETRY_PAST_DEADLINE;
+			break;
+		}
 		log_retry(s, c, attempt, trc ? 0 : resp->status, xe.code, trc ? terr.msg : NULL,
 			  delay);
-		usleep((useconds_t)(delay * 1000));
+		nv_retry_sleep_ms(delay);
 	}
 
 	/* the final failure */
@@ -315,7 +280,7 @@ static int s3_do(struct s3_store *s, const struct call *c, struct nv_http_resp *
 				  c->key ? "/" : "", c->key ? c->key : "", terr.msg);
 		if (attempt > 1)
 			nv_error_prefix(err, "after %d attempts", attempt);
-		goto out;
+		goto deadline;
 	}
 	rc = nv_s3_error_code(resp->status, xe.code);
 	{
@@ -337,6 +302,10 @@ static int s3_do(struct s3_store *s, const struct call *c, struct nv_http_resp *
 				     xe.code[0] ? xe.code : nv_code_message(rc),
 				     xe.message[0] ? ": " : "", xe.message, resp->status,
 				     xe.request_id[0] ? xe.request_id : "none", tries);
+	}
+deadline:
+	if (past_deadline) {
+		rc = past_deadline_error(err);
 	}
 out:
 	nv_aws_keys_release(&keys);
@@ -626,11 +595,22 @@ static int put_multipart(struct s3_store *s, const char *key, const void *data, 
 		rc = nv_xml_complete_upload(answer.p, answer.len, err);
 		if (!rc)
 			goto out;
-		if (rc != NV_EREMOTE || attempt >= s->max_attempts)
+		if (rc != NV_EREMOTE)
 			break;
-		usleep((useconds_t)nv_s3_backoff_ms(attempt, (uint64_t)s->retry_base_ms,
-						    RETRY_CAP_MS, rnd64()) *
-		       1000);
+		{
+			struct nv_retry policy = {s->max_attempts, (uint64_t)s->retry_base_ms,
+						  RETRY_CAP_MS, s->base.deadline_ms};
+			uint64_t delay;
+			enum nv_retry_stop stop =
+			    nv_retry_plan(&policy, attempt, nv_retry_random(), nv_now_ms(), &delay);
+
+			if (stop == NV_RETRY_PAST_DEADLINE) {
+				rc = past_deadline_error(err);
+			}
+			if (stop != NV_RETRY_GO)
+				break;
+			nv_retry_sleep_ms(delay);
+		}
 	}
 	nv_error_prefix(err, "complete upload of '%s/%s'", s->base.url, key);
 abort:

@@ -31,16 +31,7 @@
 #define NV_S3_MULTIPART_THRESHOLD (64ull << 20)
 #define NV_S3_PART_SIZE (16ull << 20)
 
-enum nv_s3_verdict { NV_S3_DONE, NV_S3_RETRY, NV_S3_FAIL };
-
-/* What to do with one attempt's outcome: transport_rc is nv_http_do's code
- * (NV_OK when an HTTP answer came), status the HTTP status, s3_code the
- * <Code> of the error body (NULL or "" when none). */
-enum nv_s3_verdict nv_s3_retry_verdict(int transport_rc, long status, const char *s3_code);
-
-/* Full-jitter backoff before attempt `attempt` (1 = first retry): a value
- * in [0, min(cap_ms, base_ms * 2^(attempt-1))] picked by rnd. */
-uint64_t nv_s3_backoff_ms(int attempt, uint64_t base_ms, uint64_t cap_ms, uint64_t rnd);
+/* Which answers are retried, how long to wait and when to stop: retry.h. */
 
 /* The netvol code for a final S3 error answer. */
 enum nv_code nv_s3_error_code(long status, const char *s3_code);

@@ -80,6 +80,12 @@ int nv_store_open_base(const struct nv_config *cfg, struct nv_store **out, struc
 	return nv_store_open_url(cfg->store_base, cfg, out, err);
 }
 
+void nv_store_set_deadline(struct nv_store *s, int64_t deadline_ms)
+{
+	if (s)
+		s->deadline_ms = deadline_ms;
+}
+
 void nv_store_close(struct nv_store *s)
 {
 	if (s)

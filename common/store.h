@@ -55,8 +55,13 @@ struct nv_store_ops {
 
 struct nv_store {
 	const struct nv_store_ops *ops;
-	char *url; /* for messages; never contains credentials */
+	char *url;	     /* for messages; never contains credentials */
+	int64_t deadline_ms; /* absolute nv_now_ms(); 0 = none: retries never sleep past it */
 };
+
+/* Set (or clear, with 0) the deadline the store's retries honour
+ * (retry.h). Set before the store is shared by threads. */
+void nv_store_set_deadline(struct nv_store *s, int64_t deadline_ms);
 
 /* Open the root of cfg->pod_user below cfg->store_base (keys.h): every
  * key of restore and sync is below it. NV_ECONFIG without a base or a user. */

@@ -290,6 +290,8 @@ static int run_setup(struct run *r, int argc, char **argv, bool restore)
 		nv_cli_log_error("store.open_failed", NULL, &e);
 		return nv_cli_exit_for(e.code);
 	}
+	/* retries never sleep past NETVOL_DEADLINE (retry.h) */
+	nv_store_set_deadline(r->store, r->deadline_ms);
 	if (probe(&r->cfg, r->sel, &r->probe, &e)) {
 		nv_cli_log_error("network_volume.probe_failed", NULL, &e);
 		return NV_EXIT_FAILED;

@@ -120,7 +120,7 @@ Test(awscred, environment_comes_first)
 	cr_assert_eq(nv_aws_cred_new(&cfg, &c, &err), NV_OK, "%s", err.msg);
 	cr_assert_str_eq(nv_aws_cred_source(c), "environment");
 	nv_aws_keys_init(&k);
-	cr_assert_eq(nv_aws_cred_get(c, &k, &err), NV_OK);
+	cr_assert_eq(nv_aws_cred_get(c, 0, &k, &err), NV_OK);
 	cr_assert_str_eq(k.access_key_id.p, "AKIDENV");
 	cr_assert_str_eq(k.secret_access_key.p, "envsecret");
 	cr_assert_str_eq(k.session_token.p, "envtoken");
@@ -151,17 +151,17 @@ Test(awscred, web_identity_before_container)
 	cr_assert_eq(nv_aws_cred_new(&cfg, &c, &err), NV_OK, "%s", err.msg);
 	cr_assert_str_eq(nv_aws_cred_source(c), "web-identity");
 	nv_aws_keys_init(&k);
-	cr_assert_eq(nv_aws_cred_get(c, &k, &err), NV_OK, "%s", err.msg);
+	cr_assert_eq(nv_aws_cred_get(c, 0, &k, &err), NV_OK, "%s", err.msg);
 	cr_assert_str_eq(k.access_key_id.p, "ASIAFAKESTS0001");
 	cr_assert_str_eq(k.secret_access_key.p, "fakeStsSecretKey0001/EXAMPLEKEY");
 	cr_assert_str_eq(k.session_token.p, "FAKESESSIONTOKEN0001+/=");
 	cr_assert(k.expiration > time(NULL) + 3500 && k.expiration < time(NULL) + 3700);
 	/* valid for an hour: no new STS call */
-	cr_assert_eq(nv_aws_cred_get(c, &k, &err), NV_OK);
+	cr_assert_eq(nv_aws_cred_get(c, 0, &k, &err), NV_OK);
 	cr_assert_str_eq(k.access_key_id.p, "ASIAFAKESTS0001");
 	/* rejected by S3: refreshed at the next get */
 	cr_assert(nv_aws_cred_invalidate(c));
-	cr_assert_eq(nv_aws_cred_get(c, &k, &err), NV_OK, "%s", err.msg);
+	cr_assert_eq(nv_aws_cred_get(c, 0, &k, &err), NV_OK, "%s", err.msg);
 	cr_assert_str_eq(k.access_key_id.p, "ASIAFAKESTS0002");
 	nv_aws_keys_release(&k);
 	nv_aws_cred_free(c);
@@ -191,13 +191,13 @@ Test(awscred, web_identity_refreshes_before_expiry)
 	load(&e, &cfg);
 	cr_assert_eq(nv_aws_cred_new(&cfg, &c, &err), NV_OK, "%s", err.msg);
 	nv_aws_keys_init(&k);
-	cr_assert_eq(nv_aws_cred_get(c, &k, &err), NV_OK, "%s", err.msg);
+	cr_assert_eq(nv_aws_cred_get(c, 0, &k, &err), NV_OK, "%s", err.msg);
 	cr_assert_str_eq(k.access_key_id.p, "ASIAFAKESTS0002");
-	cr_assert_eq(nv_aws_cred_get(c, &k, &err), NV_OK, "%s", err.msg);
+	cr_assert_eq(nv_aws_cred_get(c, 0, &k, &err), NV_OK, "%s", err.msg);
 	cr_assert_str_eq(k.access_key_id.p, "ASIAFAKESTS0003");
 	/* STS gone: keys still valid 200 s, so the old ones are kept */
 	stop_fake();
-	cr_assert_eq(nv_aws_cred_get(c, &k, &err), NV_OK, "%s", err.msg);
+	cr_assert_eq(nv_aws_cred_get(c, 0, &k, &err), NV_OK, "%s", err.msg);
 	cr_assert_str_eq(k.access_key_id.p, "ASIAFAKESTS0003");
 	nv_aws_keys_release(&k);
 	nv_aws_cred_free(c);
@@ -266,7 +266,7 @@ Test(awscred, container_with_token_file)
 	cr_assert_eq(nv_aws_cred_new(&cfg, &c, &err), NV_OK, "%s", err.msg);
 	cr_assert_str_eq(nv_aws_cred_source(c), "container");
 	nv_aws_keys_init(&k);
-	cr_assert_eq(nv_aws_cred_get(c, &k, &err), NV_OK, "%s", err.msg);
+	cr_assert_eq(nv_aws_cred_get(c, 0, &k, &err), NV_OK, "%s", err.msg);
 	cr_assert_str_eq(k.access_key_id.p, "ASIAFAKECTR0001");
 	cr_assert_str_eq(k.secret_access_key.p, "fakeCtrSecretKey0001/EXAMPLEKEY");
 	cr_assert_str_eq(k.session_token.p, "FAKECONTAINERTOKEN0001");

@@ -1,59 +1,9 @@
-/* The S3 store's decisions: retry policy, backoff, error mapping, URL and
+/* The S3 store's decisions: error mapping, URL and
  * credential checks at open time (no network needed). */
 #include "testutil.h"
 
 #include "mem.h"
 #include "s3.h"
-
-struct verdict_case {
-	int transport;
-	long status;
-	char code[40];
-	int want;
-};
-
-static struct verdict_case verdicts[] = {
-    {NV_OK, 200, "", NV_S3_DONE},
-    {NV_OK, 204, "", NV_S3_DONE},
-    {NV_OK, 206, "", NV_S3_DONE},
-    {NV_ENETWORK, 0, "", NV_S3_RETRY}, /* reset, refused, truncated body */
-    {NV_ETIMEOUT, 0, "", NV_S3_RETRY}, /* connect timeout, stall */
-    {NV_ETOOBIG, 0, "", NV_S3_FAIL},   /* the caller's cap */
-    {NV_ECONFIG, 0, "", NV_S3_FAIL},   /* TLS verification */
-    {NV_ENOMEM, 0, "", NV_S3_FAIL},
-    {NV_OK, 500, "InternalError", NV_S3_RETRY},
-    {NV_OK, 500, "", NV_S3_RETRY},
-    {NV_OK, 502, "", NV_S3_RETRY},
-    {NV_OK, 503, "SlowDown", NV_S3_RETRY},
-    {NV_OK, 503, "ServiceUnavailable", NV_S3_RETRY},
-    {NV_OK, 504, "", NV_S3_RETRY},
-    {NV_OK, 429, "", NV_S3_RETRY},
-    {NV_OK, 400, "RequestTimeout", NV_S3_RETRY},
-    {NV_OK, 409, "ConditionalRequestConflict", NV_S3_RETRY},
-    {NV_OK, 200, "InternalError", NV_S3_RETRY}, /* an error document with 200 */
-    {NV_OK, 400, "BadDigest", NV_S3_FAIL},
-    {NV_OK, 400, "InvalidArgument", NV_S3_FAIL},
-    {NV_OK, 403, "SignatureDoesNotMatch", NV_S3_FAIL},
-    {NV_OK, 403, "AccessDenied", NV_S3_FAIL},
-    {NV_OK, 403, "InvalidAccessKeyId", NV_S3_FAIL},
-    {NV_OK, 404, "NoSuchKey", NV_S3_FAIL},
-    {NV_OK, 404, "", NV_S3_FAIL},
-    {NV_OK, 412, "PreconditionFailed", NV_S3_FAIL},
-    {NV_OK, 416, "InvalidRange", NV_S3_FAIL},
-    {NV_OK, 301, "PermanentRedirect", NV_S3_FAIL},
-};
-
-ParameterizedTestParameters(s3, retry_verdict)
-{
-	return cr_make_param_array(struct verdict_case, verdicts,
-				   sizeof(verdicts) / sizeof(verdicts[0]));
-}
-
-ParameterizedTest(struct verdict_case *c, s3, retry_verdict)
-{
-	cr_assert_eq(nv_s3_retry_verdict(c->transport, c->status, c->code), c->want,
-		     "transport %d status %ld code '%s'", c->transport, c->status, c->code);
-}
 
 struct code_case {
 	long status;
@@ -89,26 +39,6 @@ ParameterizedTest(struct code_case *c, s3, error_code)
 {
 	cr_assert_eq(nv_s3_error_code(c->status, c->code), c->want, "status %ld code '%s'",
 		     c->status, c->code);
-}
-
-Test(s3, backoff_full_jitter_bounds)
-{
-	uint64_t r;
-	int a;
-
-	cr_assert_eq(nv_s3_backoff_ms(0, 100, 20000, 12345), 0);
-	for (a = 1; a < 12; a++) {
-		uint64_t top = 100ull << (a - 1);
-
-		if (top > 20000)
-			top = 20000;
-		/* the whole range [0, top] is reachable, nothing above it */
-		cr_assert_eq(nv_s3_backoff_ms(a, 100, 20000, top), top);
-		cr_assert_eq(nv_s3_backoff_ms(a, 100, 20000, top + 1), 0);
-		for (r = 0; r < 100000; r += 997)
-			cr_assert_leq(nv_s3_backoff_ms(a, 100, 20000, r * 7919), top);
-	}
-	cr_assert_leq(nv_s3_backoff_ms(1000, 100, 20000, UINT64_MAX), 20000);
 }
 
 static const char *env_fn(const char *name, void *ud)
