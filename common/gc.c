@@ -18,6 +18,7 @@
 #include "engine.h"
 #include "fs.h"
 #include "hash.h"
+#include "keys.h"
 #include "mem.h"
 #include "snapshot.h"
 
@@ -33,7 +34,7 @@ int nv_lock_acquire(struct nv_store *s, const char *prefix, const char *kind,
 	nv_fs_random_suffix(sfx);
 	gethostname(host, sizeof(host) - 1);
 	nv_buf_reset(key_out);
-	if ((rc = nv_buf_addf(key_out, err, "%slocks/%s-%s", prefix, kind, sfx)) ||
+	if ((rc = nv_keys_lock(prefix, kind, sfx, key_out, err)) ||
 	    (rc = nv_buf_addf(&body, err, "netvol-lock 1\n%s %lld\n%s\n", kind,
 			      (long long)time(NULL), host)))
 		goto out;
@@ -98,7 +99,7 @@ int nv_lock_find(struct nv_store *s, const char *prefix, const char *kind, const
 	struct lock_scan l = {s, kind, mine, 0, false, NV_BUF_INIT(1 << 20)};
 	int rc;
 
-	if ((rc = nv_buf_addf(&lp, err, "%slocks/", prefix)))
+	if ((rc = nv_keys_dir(prefix, NV_KEY_LOCK, &lp, err)))
 		goto out;
 	l.plen = lp.len;
 	rc = nv_store_list(s, lp.p, lock_cb, &l, err);
@@ -153,16 +154,13 @@ static void objs_free(struct objs *l)
 	nv_free(l->o);
 }
 
-/* The 32-byte id in "<prefix><dir>/<hex>[ext]", or false. */
-static bool id_of(const char *key, size_t plen, const char *dir, const char *ext,
+/* Is key the dataset's (plen bytes of prefix) object of kind? Its id then. */
+static bool id_of(const char *key, size_t plen, enum nv_key_kind kind,
 		  unsigned char id[NV_HASH_LEN])
 {
-	size_t dl = strlen(dir), el = strlen(ext);
-	const char *p = key + plen;
+	size_t pl;
 
-	if (strncmp(p, dir, dl) || strlen(p + dl) != 64 + el || strcmp(p + dl + 64, ext))
-		return false;
-	return nv_hex_decode(p + dl, 64, id) == NV_OK;
+	return nv_keys_classify(key, &pl, id) == kind && pl == plen;
 }
 
 int nv_gc_dataset(struct nv_store *s, const char *prefix, const struct nv_gc_opts *o,
@@ -241,7 +239,7 @@ int nv_gc_dataset(struct nv_store *s, const char *prefix, const struct nv_gc_opt
 		struct nv_manifest m;
 		uint32_t k;
 
-		if (!id_of(all.o[i].key, plen, "snapshots/", "", id) ||
+		if (!id_of(all.o[i].key, plen, NV_KEY_SNAPSHOT, id) ||
 		    nv_blob_map_get(&keep_snaps, id) || now - all.o[i].mtime >= o->grace_s)
 			continue;
 		nv_manifest_init(&m);
@@ -279,7 +277,7 @@ int nv_gc_dataset(struct nv_store *s, const char *prefix, const struct nv_gc_opt
 	}
 	/* delete: snapshots first, then packs (index before pack) */
 	for (i = 0; i < all.n && !rc; i++) {
-		if (!id_of(all.o[i].key, plen, "snapshots/", "", id))
+		if (!id_of(all.o[i].key, plen, NV_KEY_SNAPSHOT, id))
 			continue;
 		if (nv_blob_map_get(&keep_snaps, id) || now - all.o[i].mtime < o->grace_s) {
 			res->snapshots_kept++;
@@ -294,7 +292,7 @@ int nv_gc_dataset(struct nv_store *s, const char *prefix, const struct nv_gc_opt
 		struct nv_buf idx = NV_BUF_INIT(4096);
 		size_t j;
 
-		if (!id_of(all.o[i].key, plen, "packs/", ".pack", id))
+		if (!id_of(all.o[i].key, plen, NV_KEY_PACK, id))
 			continue;
 		if (nv_blob_map_get(&keep_packs, id) || now - all.o[i].mtime < o->grace_s) {
 			res->packs_kept++;
@@ -302,8 +300,7 @@ int nv_gc_dataset(struct nv_store *s, const char *prefix, const struct nv_gc_opt
 		}
 		res->packs_deleted++;
 		res->bytes_freed += all.o[i].size;
-		nv_buf_add(&idx, all.o[i].key, strlen(all.o[i].key) - 5, NULL);
-		nv_buf_addstr(&idx, ".idx", NULL);
+		nv_keys_object(prefix, NV_KEY_IDX, id, &idx, NULL);
 		for (j = 0; j < all.n; j++)
 			if (!strcmp(all.o[j].key, idx.p))
 				res->bytes_freed += all.o[j].size;
@@ -315,20 +312,19 @@ int nv_gc_dataset(struct nv_store *s, const char *prefix, const struct nv_gc_opt
 	for (i = 0; i < all.n && !rc; i++) {
 		const char *k = all.o[i].key;
 
-		if (id_of(k, plen, "packs/", ".idx", id) && !nv_blob_map_get(&keep_packs, id) &&
+		if (id_of(k, plen, NV_KEY_IDX, id) && !nv_blob_map_get(&keep_packs, id) &&
 		    now - all.o[i].mtime >= o->grace_s) {
 			struct nv_buf pk = NV_BUF_INIT(4096);
 			size_t j;
 			bool pack_there = false;
 
-			nv_buf_add(&pk, k, strlen(k) - 4, NULL);
-			nv_buf_addstr(&pk, ".pack", NULL);
+			nv_keys_object(prefix, NV_KEY_PACK, id, &pk, NULL);
 			for (j = 0; j < all.n; j++)
 				pack_there |= !strcmp(all.o[j].key, pk.p);
 			nv_buf_release(&pk);
 			if (!pack_there && !o->dry_run)
 				rc = nv_store_del(s, k, err);
-		} else if (!strncmp(k + plen, "locks/", 6) &&
+		} else if (id_of(k, plen, NV_KEY_LOCK, NULL) &&
 			   now - all.o[i].mtime >= NV_LOCK_STALE_S) {
 			res->locks_removed++;
 			if (!o->dry_run)

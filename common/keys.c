@@ -143,6 +143,48 @@ enum nv_key_kind nv_keys_classify(const char *key, size_t *prefix_len, unsigned 
 	return NV_KEY_OTHER;
 }
 
+int nv_keys_dir(const char *prefix, enum nv_key_kind kind, struct nv_buf *out, struct nv_error *err)
+{
+	const char *dir = kind == NV_KEY_SNAPSHOT		      ? "snapshots/"
+			  : kind == NV_KEY_PACK || kind == NV_KEY_IDX ? "packs/"
+			  : kind == NV_KEY_LOCK			      ? "locks/"
+								      : NULL;
+	int rc;
+
+	if (!dir)
+		return nv_error_set(err, NV_EINTERNAL, "no folder for key kind %d", (int)kind);
+	if ((rc = nv_buf_addstr(out, prefix, err)))
+		return rc;
+	return nv_buf_addstr(out, dir, err);
+}
+
+int nv_keys_object(const char *prefix, enum nv_key_kind kind, const unsigned char *id,
+		   struct nv_buf *out, struct nv_error *err)
+{
+	char hex[NV_HASH_HEX];
+	int rc;
+
+	if (kind == NV_KEY_HEAD) {
+		if ((rc = nv_buf_addstr(out, prefix, err)))
+			return rc;
+		return nv_buf_addstr(out, "HEAD", err);
+	}
+	if (kind != NV_KEY_SNAPSHOT && kind != NV_KEY_PACK && kind != NV_KEY_IDX)
+		return nv_error_set(err, NV_EINTERNAL, "no object name for key kind %d", (int)kind);
+	nv_hex_encode(id, NV_HASH_LEN, hex);
+	if ((rc = nv_keys_dir(prefix, kind, out, err)) || (rc = nv_buf_addstr(out, hex, err)))
+		return rc;
+	return kind == NV_KEY_PACK  ? nv_buf_addstr(out, ".pack", err)
+	       : kind == NV_KEY_IDX ? nv_buf_addstr(out, ".idx", err)
+				    : NV_OK;
+}
+
+int nv_keys_lock(const char *prefix, const char *kind, const char *suffix, struct nv_buf *out,
+		 struct nv_error *err)
+{
+	return nv_buf_addf(out, err, "%slocks/%s-%s", prefix, kind, suffix);
+}
+
 int nv_keys_split_dataset_prefix(const char *prefix, struct nv_buf *pod, struct nv_buf *ds)
 {
 	const char *p = prefix, *slash;

@@ -56,6 +56,21 @@ enum nv_key_kind {
  * happens to contain "snapshots/" or end in "HEAD" is NV_KEY_OTHER. */
 enum nv_key_kind nv_keys_classify(const char *key, size_t *prefix_len, unsigned char *id);
 
+/* The key of an object of the dataset at prefix, appended to out:
+ * NV_KEY_HEAD "HEAD", NV_KEY_SNAPSHOT "snapshots/<hex id>", NV_KEY_PACK
+ * "packs/<hex id>.pack", NV_KEY_IDX "packs/<hex id>.idx" (id unused for
+ * HEAD). */
+int nv_keys_object(const char *prefix, enum nv_key_kind kind, const unsigned char *id,
+		   struct nv_buf *out, struct nv_error *err);
+/* The folder below prefix that holds objects of kind (NV_KEY_SNAPSHOT
+ * "snapshots/", NV_KEY_PACK and NV_KEY_IDX "packs/", NV_KEY_LOCK "locks/"),
+ * for listing. */
+int nv_keys_dir(const char *prefix, enum nv_key_kind kind, struct nv_buf *out,
+		struct nv_error *err);
+/* A lock: prefix + "locks/<kind>-<suffix>". */
+int nv_keys_lock(const char *prefix, const char *kind, const char *suffix, struct nv_buf *out,
+		 struct nv_error *err);
+
 /* Split a dataset prefix into its pod id ("" for a user-scoped dataset) and
  * dataset path, unescaped. NV_EINVALID when prefix is not one. */
 int nv_keys_split_dataset_prefix(const char *prefix, struct nv_buf *pod, struct nv_buf *ds);

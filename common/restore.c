@@ -38,7 +38,7 @@ int nv_engine_read_head(struct nv_store *s, const char *prefix, unsigned char id
 	struct nv_buf key = NV_BUF_INIT(4096), data = NV_BUF_INIT(4096);
 	int rc;
 
-	if ((rc = nv_buf_addf(&key, err, "%sHEAD", prefix)))
+	if ((rc = nv_keys_object(prefix, NV_KEY_HEAD, NULL, &key, err)))
 		goto out;
 	rc = nv_store_get(s, key.p, &data, err);
 	if (rc == NV_OK && (rc = nv_head_decode(data.p, data.len, id, err)))
@@ -59,7 +59,7 @@ int nv_engine_read_manifest(struct nv_store *s, const char *prefix,
 	int rc;
 
 	nv_hex_encode(id, NV_HASH_LEN, hex);
-	if ((rc = nv_buf_addf(&key, err, "%ssnapshots/%s", prefix, hex)))
+	if ((rc = nv_keys_object(prefix, NV_KEY_SNAPSHOT, id, &key, err)))
 		goto out;
 	rc = nv_store_get(s, key.p, &data, err);
 	if (rc == NV_ENOTFOUND) {
@@ -291,12 +291,10 @@ static int do_range(struct rctx *c, const struct range *r, struct nv_buf *buf, u
 		    ZSTD_DCtx *dctx, struct nv_error *err)
 {
 	struct nv_buf key = NV_BUF_INIT(4096);
-	char hex[NV_HASH_HEX];
 	size_t i;
 	int rc;
 
-	nv_hex_encode(c->m->packs[r->pack], NV_HASH_LEN, hex);
-	if ((rc = nv_buf_addf(&key, err, "%spacks/%s.pack", c->prefix, hex)))
+	if ((rc = nv_keys_object(c->prefix, NV_KEY_PACK, c->m->packs[r->pack], &key, err)))
 		goto out;
 	nv_buf_reset(buf);
 	rc = nv_store_get_range(c->o->store, key.p, r->off, r->len, buf, err);

@@ -176,22 +176,21 @@ struct listing {
 static int list_cb(const char *key, const struct nv_store_stat *st, void *ud)
 {
 	struct listing *l = ud;
-	const char *name = key + l->plen;
 	unsigned char id[NV_HASH_LEN];
 	struct nv_blob_loc *cur, v = {0, 0, 0, 0};
-	size_t n = strlen(name);
+	size_t pl;
+	enum nv_key_kind kind;
 	unsigned bit;
 
 	(void)st;
 	if (strncmp(key, l->prefix, l->plen))
 		return 0;
-	if (n == 64 + 5 && !strcmp(name + 64, ".pack"))
+	kind = nv_keys_classify(key, &pl, id);
+	if (kind == NV_KEY_PACK)
 		bit = 1;
-	else if (n == 64 + 4 && !strcmp(name + 64, ".idx"))
+	else if (kind == NV_KEY_IDX)
 		bit = 2;
 	else
-		return 0;
-	if (nv_hex_decode(name, 64, id))
 		return 0;
 	cur = (struct nv_blob_loc *)nv_blob_map_get(&l->packs, id);
 	if (cur) {
@@ -246,15 +245,13 @@ static int learn_orphan_packs(struct ctx *c, const struct listing *l, struct nv_
 		struct nv_idx_entry *e = NULL;
 		size_t n = 0, j;
 		uint32_t run;
-		char hex[NV_HASH_HEX];
 
 		if (!l->packs.used[i] || l->packs.vals[i].pack != 3 ||
 		    nv_blob_map_get(&c->pack_ids, l->packs.keys[i]))
 			continue;
-		nv_hex_encode(l->packs.keys[i], NV_HASH_LEN, hex);
 		nv_buf_reset(&key);
 		nv_buf_reset(&data);
-		if ((rc = nv_buf_addf(&key, err, "%spacks/%s.idx", c->prefix, hex)))
+		if ((rc = nv_keys_object(c->prefix, NV_KEY_IDX, l->packs.keys[i], &key, err)))
 			break;
 		rc = nv_store_get(c->o->store, key.p, &data, err);
 		if (rc == NV_OK)
@@ -315,11 +312,9 @@ static void recycle_item(struct ctx *c, struct pack_item *it)
 static int upload_item(struct ctx *c, struct pack_item *it, struct nv_error *err)
 {
 	struct nv_buf key = NV_BUF_INIT(4096), idx = NV_BUF_INIT(NV_BUF_UNLIMITED);
-	char hex[NV_HASH_HEX];
 	int rc;
 
-	nv_hex_encode(c->rpacks[it->run_index], NV_HASH_LEN, hex);
-	if ((rc = nv_buf_addf(&key, err, "%spacks/%s.pack", c->prefix, hex)))
+	if ((rc = nv_keys_object(c->prefix, NV_KEY_PACK, c->rpacks[it->run_index], &key, err)))
 		goto out;
 	rc = nv_store_put(c->o->store, key.p, it->data.p, it->data.len, NV_PUT_IF_ABSENT, err);
 	if (rc == NV_EEXISTS)
@@ -333,7 +328,7 @@ static int upload_item(struct ctx *c, struct pack_item *it, struct nv_error *err
 		goto out;
 	}
 	nv_buf_reset(&key);
-	if ((rc = nv_buf_addf(&key, err, "%spacks/%s.idx", c->prefix, hex)) ||
+	if ((rc = nv_keys_object(c->prefix, NV_KEY_IDX, c->rpacks[it->run_index], &key, err)) ||
 	    (rc = nv_idx_encode(it->idx, it->nidx, &idx, err)))
 		goto out;
 	rc = nv_store_put(c->o->store, key.p, idx.p, idx.len, NV_PUT_IF_ABSENT, err);
@@ -787,7 +782,7 @@ int nv_sync_dataset(const struct nv_engine_opts *o, struct nv_sync_result *res,
 	    (rc = nv_engine_read_manifest(o->store, prefix.p, head, &prev, err)))
 		goto done;
 	pm = cache_is_head ? &cache : &prev;
-	if ((rc = nv_buf_addf(&key, err, "%spacks/", prefix.p)))
+	if ((rc = nv_keys_dir(prefix.p, NV_KEY_PACK, &key, err)))
 		goto done;
 	l.prefix = key.p;
 	l.plen = key.len;
@@ -1010,10 +1005,7 @@ join:
 	if (res->unchanged) {
 		memcpy(res->snapshot, head, NV_HASH_LEN);
 	} else {
-		char hex[NV_HASH_HEX];
-
 		nv_sha256(obj.p, obj.len, res->snapshot);
-		nv_hex_encode(res->snapshot, NV_HASH_LEN, hex);
 		if (o->dry_run)
 			goto done;
 		if ((rc = check_deadline(&c))) {
@@ -1022,7 +1014,7 @@ join:
 			goto done;
 		}
 		nv_buf_reset(&key);
-		if ((rc = nv_buf_addf(&key, err, "%ssnapshots/%s", prefix.p, hex)))
+		if ((rc = nv_keys_object(prefix.p, NV_KEY_SNAPSHOT, res->snapshot, &key, err)))
 			goto done;
 		rc = nv_store_put(o->store, key.p, obj.p, obj.len, NV_PUT_IF_ABSENT, err);
 		if (rc == NV_EEXISTS)
@@ -1035,7 +1027,7 @@ join:
 		{
 			struct nv_buf hb = NV_BUF_INIT(256);
 
-			if (!(rc = nv_buf_addf(&key, err, "%sHEAD", prefix.p)) &&
+			if (!(rc = nv_keys_object(prefix.p, NV_KEY_HEAD, NULL, &key, err)) &&
 			    !(rc = nv_head_encode(res->snapshot, &hb, err)))
 				rc = nv_store_put(o->store, key.p, hb.p, hb.len, 0, err);
 			nv_buf_release(&hb);

@@ -165,3 +165,58 @@ Test(keys, format1_head)
 	cr_assert_neq(nv_keys_format1_head(&pod, &b, NULL), NV_OK);
 	nv_buf_release(&b);
 }
+
+/* ---- building object keys: each one classifies back to its kind and id ---- */
+
+struct obj_case {
+	enum nv_key_kind kind;
+	char want[160];
+};
+
+ParameterizedTestParameters(keys, objects)
+{
+	static struct obj_case cases[] = {
+	    {NV_KEY_HEAD, "user/venv/HEAD"},
+	    {NV_KEY_SNAPSHOT, "user/venv/snapshots/" H64},
+	    {NV_KEY_PACK, "user/venv/packs/" H64 ".pack"},
+	    {NV_KEY_IDX, "user/venv/packs/" H64 ".idx"},
+	};
+	return cr_make_param_array(struct obj_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct obj_case *oc, keys, objects)
+{
+	struct nv_buf b = NV_BUF_INIT(4096);
+	unsigned char id[NV_HASH_LEN], back[NV_HASH_LEN];
+	size_t pl;
+
+	nv_hex_decode(H64, 64, id);
+	cr_assert_eq(nv_keys_object("user/venv/", oc->kind, id, &b, NULL), NV_OK);
+	cr_assert_str_eq(b.p, oc->want);
+	cr_assert_eq(nv_keys_classify(b.p, &pl, back), oc->kind);
+	cr_assert_eq(pl, 10);
+	if (oc->kind != NV_KEY_HEAD)
+		cr_assert_arr_eq(back, id, NV_HASH_LEN);
+	nv_buf_release(&b);
+}
+
+Test(keys, dirs_and_locks)
+{
+	struct nv_buf b = NV_BUF_INIT(4096);
+	size_t pl;
+
+	cr_assert_eq(nv_keys_dir("pod/p/x/", NV_KEY_PACK, &b, NULL), NV_OK);
+	cr_assert_str_eq(b.p, "pod/p/x/packs/");
+	nv_buf_reset(&b);
+	cr_assert_eq(nv_keys_dir("pod/p/x/", NV_KEY_SNAPSHOT, &b, NULL), NV_OK);
+	cr_assert_str_eq(b.p, "pod/p/x/snapshots/");
+	nv_buf_reset(&b);
+	cr_assert_eq(nv_keys_dir("pod/p/x/", NV_KEY_HEAD, &b, NULL), NV_EINTERNAL);
+	nv_buf_reset(&b);
+	cr_assert_eq(nv_keys_lock("user/venv/", "sync", "00ff", &b, NULL), NV_OK);
+	cr_assert_str_eq(b.p, "user/venv/locks/sync-00ff");
+	cr_assert_eq(nv_keys_classify(b.p, &pl, NULL), NV_KEY_LOCK);
+	nv_buf_reset(&b);
+	cr_assert_eq(nv_keys_object("user/venv/", NV_KEY_LOCK, NULL, &b, NULL), NV_EINTERNAL);
+	nv_buf_release(&b);
+}
