@@ -1,5 +1,6 @@
 #include "testutil.h"
 
+#include "hash.h"
 #include "keys.h"
 
 /* ---- the user root: base + "/" + user, whatever the base ---- */
