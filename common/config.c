@@ -171,17 +171,10 @@ int nv_config_parse_datasets(const char *s, struct nv_dataset **out, size_t *n,
 			rc = nv_error_set(err, NV_ENOMEM, "out of memory");
 			goto out;
 		}
-		if (count == cap) {
-			size_t nc = cap ? cap * 2 : 8;
-			struct nv_dataset *nl = nv_realloc(list, nc * sizeof(*nl));
-
-			if (!nl) {
-				nv_free(path);
-				rc = nv_error_set(err, NV_ENOMEM, "out of memory");
-				goto out;
-			}
-			list = nl;
-			cap = nc;
+		if (NV_GROW(list, count, cap, 8)) {
+			nv_free(path);
+			rc = nv_error_set(err, NV_ENOMEM, "out of memory");
+			goto out;
 		}
 		list[count].path = path;
 		list[count].scope = scope;

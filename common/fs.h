@@ -50,8 +50,6 @@ int nv_fs_fsync_dir(int dirfd, struct nv_error *err);
 /* Random hex suffix for temporary names (16 chars + NUL). */
 void nv_fs_random_suffix(char out[17]);
 
-#endif
-
 /* openat() that refuses to leave dirfd or pass through any symlink
  * (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS where the kernel has it,
  * else one openat per component, each with O_NOFOLLOW, ".." refused). Returns the fd or -1
@@ -73,3 +71,5 @@ int nv_fs_is_empty_dir_at(int dirfd, const char *name);
  * any symlink, and created (0755) when create. *name points into rel. */
 int nv_fs_open_parent_in(const char *root, const char *rel, int create, int *fd, const char **name,
 			 struct nv_error *err);
+
+#endif

@@ -127,15 +127,8 @@ static int collect(const char *key, const struct nv_store_stat *st, void *ud)
 {
 	struct objs *l = ud;
 
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 64;
-		void *p = nv_realloc(l->o, nc * sizeof(*l->o));
-
-		if (!p)
-			return NV_ENOMEM;
-		l->o = p;
-		l->cap = nc;
-	}
+	if (NV_GROW(l->o, l->n, l->cap, 64))
+		return NV_ENOMEM;
 	l->o[l->n].key = nv_strdup(key);
 	if (!l->o[l->n].key)
 		return NV_ENOMEM;

@@ -70,6 +70,31 @@ void nv_free(void *p)
 	free(p);
 }
 
+int nv_mem_grow(void *slot, size_t *cap, size_t n, size_t elem, size_t first)
+{
+	void *p, *np;
+	size_t nc;
+
+	if (n < *cap)
+		return 0;
+	nc = *cap ? *cap : first ? first : 1;
+	while (nc <= n) {
+		if (nc > SIZE_MAX / 2)
+			return -1;
+		nc *= 2;
+	}
+	if (elem && nc > SIZE_MAX / elem)
+		return -1;
+	/* the slot holds a pointer of the caller's type: copy it, don't alias */
+	memcpy(&p, slot, sizeof(p));
+	np = nv_realloc(p, nc * elem);
+	if (!np)
+		return -1;
+	memcpy(slot, &np, sizeof(np));
+	*cap = nc;
+	return 0;
+}
+
 /* ---- pool ---- */
 
 #define POOL_BLOCK (64u * 1024)

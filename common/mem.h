@@ -16,6 +16,14 @@ char *nv_strdup(const char *s);
 char *nv_strndup(const char *s, size_t n);
 void nv_free(void *p);
 
+/* Room for element number n in a growable array (git's ALLOC_GROW): when
+ * n >= *cap, the array *slot points to grows to max(first, 2 * *cap, n + 1)
+ * elements of elem bytes. 0 on success; -1 when out of memory or when the
+ * size would overflow, with the array and *cap unchanged. slot is the
+ * address of the array pointer (any pointer type): use NV_GROW. */
+int nv_mem_grow(void *slot, size_t *cap, size_t n, size_t elem, size_t first);
+#define NV_GROW(arr, n, cap, first) nv_mem_grow(&(arr), &(cap), (n), sizeof(*(arr)), (first))
+
 /* A pool: many small strings (or arrays) copied into a few big blocks and
  * freed together. The paths of a walk or a manifest are 100k strings that
  * live exactly as long as their owner; one malloc/free pair each cost more

@@ -142,7 +142,7 @@ int nv_engine_write_cache(const struct nv_engine_opts *o, const char *prefix,
 		    !(rc = nv_buf_add(manifest, sum, NV_HASH_LEN, err)))
 			rc = nv_fs_write_file_atomic(dirfd, name.p, manifest->p, manifest->len,
 						     0644, err);
-		manifest->len = mlen;
+		nv_buf_setlen(manifest, mlen); /* keeps the NUL invariant */
 	}
 out:
 	if (rc) {

@@ -127,17 +127,8 @@ static int check_deadline(struct ctx *c)
 /* Room for one more run pack (lock held or single threaded). */
 static int grow_rpacks(struct ctx *c, struct nv_error *err)
 {
-	size_t nc;
-	void *p;
-
-	if (c->nrpacks < c->rpcap)
-		return NV_OK;
-	nc = c->rpcap ? c->rpcap * 2 : 64;
-	p = nv_realloc(c->rpacks, nc * NV_HASH_LEN);
-	if (!p)
+	if (NV_GROW(c->rpacks, c->nrpacks, c->rpcap, 64))
 		return nv_error_set(err, NV_ENOMEM, "out of memory");
-	c->rpacks = p;
-	c->rpcap = nc;
 	return NV_OK;
 }
 
@@ -439,15 +430,8 @@ static int append_blob(struct ctx *c, const unsigned char hash[NV_HASH_LEN], con
 		if ((rc = nv_buf_add(&c->pack, NV_PACK_MAGIC, NV_MAGIC_LEN, err)))
 			return rc;
 	}
-	if (c->npidx == c->pidxcap) {
-		size_t nc = c->pidxcap ? c->pidxcap * 2 : 256;
-		void *p = nv_realloc(c->pidx, nc * sizeof(*c->pidx));
-
-		if (!p)
-			return nv_error_set(err, NV_ENOMEM, "out of memory");
-		c->pidx = p;
-		c->pidxcap = nc;
-	}
+	if (NV_GROW(c->pidx, c->npidx, c->pidxcap, 256))
+		return nv_error_set(err, NV_ENOMEM, "out of memory");
 	loc->pack = c->pack_run;
 	loc->off = c->pack.len;
 	loc->clen = (uint32_t)clen;

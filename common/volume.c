@@ -266,8 +266,6 @@ out:
 
 /* ---- copies ---- */
 
-int nv_volume_progress_ms = 5000;
-
 static int copy_file(int sfd, int dfd, uint64_t size, const char *what, struct nv_error *err)
 {
 	uint64_t done = 0;
@@ -319,7 +317,7 @@ static int set_times(int dirfd, const char *path, const struct nv_walk_entry *e,
 }
 
 static int copy_entries(int srcfd, int dstfd, struct nv_walk *w, int64_t deadline_ms,
-			uint64_t *bytes, struct nv_error *err)
+			int64_t progress_ms, uint64_t *bytes, struct nv_error *err)
 {
 	struct nv_blob_map inodes;
 	struct nv_progress prog;
@@ -327,7 +325,7 @@ static int copy_entries(int srcfd, int dstfd, struct nv_walk *w, int64_t deadlin
 	int rc = NV_OK;
 
 	nv_blob_map_init(&inodes);
-	nv_progress_start(&prog, "copy_to_nv", w->e[0].path, w->file_bytes, nv_volume_progress_ms);
+	nv_progress_start(&prog, "copy_to_nv", w->e[0].path, w->file_bytes, (int)progress_ms);
 	for (k = 1; k < w->n && !rc; k++) {
 		struct nv_walk_entry *e = &w->e[k];
 
@@ -399,7 +397,7 @@ static int copy_entries(int srcfd, int dstfd, struct nv_walk *w, int64_t deadlin
 }
 
 int nv_volume_copy_tree(const char *src, const char *root, const char *rel, int64_t deadline_ms,
-			uint64_t *bytes, struct nv_error *err)
+			int64_t progress_ms, uint64_t *bytes, struct nv_error *err)
 {
 	struct nv_buf parent = NV_BUF_INIT(NV_PATH_BUF * 2), stage = NV_BUF_INIT(4096);
 	struct nv_buf dstb = NV_BUF_INIT(NV_PATH_BUF * 2);
@@ -441,7 +439,7 @@ int nv_volume_copy_tree(const char *src, const char *root, const char *rel, int6
 				  parent.p);
 		goto out;
 	}
-	if ((rc = copy_entries(srcfd, sfd, &w, deadline_ms, bytes, err))) {
+	if ((rc = copy_entries(srcfd, sfd, &w, deadline_ms, progress_ms, bytes, err))) {
 		nv_error_prefix(err, "copy of '%s' to '%s'", src, dst);
 		goto out;
 	}

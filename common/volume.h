@@ -44,15 +44,13 @@ enum nv_link_result {
 int nv_volume_link(const char *root, const char *rel, const char *target, enum nv_link_result *res,
 		   struct nv_error *err);
 
-/* How often a copy logs progress (the CLI sets it from the config). */
-extern int nv_volume_progress_ms;
-
 /* Copy folder `src` to root/rel (which must not exist): into a staging
  * folder next to it, then one rename. NV_EEXISTS if it appeared meanwhile
  * (another pod won the race; our copy is discarded). Keeps modes, times,
- * symlinks and hardlinks; uses copy_file_range where the kernel can. */
+ * symlinks and hardlinks; uses copy_file_range where the kernel can. Logs
+ * progress every progress_ms (NETVOL_PROGRESS_INTERVAL). */
 int nv_volume_copy_tree(const char *src, const char *root, const char *rel, int64_t deadline_ms,
-			uint64_t *bytes, struct nv_error *err);
+			int64_t progress_ms, uint64_t *bytes, struct nv_error *err);
 
 /* The folder a dataset really lives in: path itself if it is a directory,
  * the target of the symlink at path otherwise (relative targets resolve

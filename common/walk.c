@@ -139,15 +139,8 @@ static int read_names(int fd, const char *what, const char *path, struct nv_mem_
 			off += de->d_reclen;
 			if (nm[0] == '.' && (!nm[1] || (nm[1] == '.' && !nm[2])))
 				continue;
-			if (*nnames == cap) {
-				size_t nc = cap ? cap * 2 : 32;
-				char **p = nv_realloc(*names, nc * sizeof(**names));
-
-				if (!p)
-					return nv_error_set(err, NV_ENOMEM, "out of memory");
-				*names = p;
-				cap = nc;
-			}
+			if (NV_GROW(*names, *nnames, cap, 32))
+				return nv_error_set(err, NV_ENOMEM, "out of memory");
 			(*names)[*nnames] = nv_mem_pool_strndup(pool, nm, strlen(nm));
 			if (!(*names)[*nnames])
 				return nv_error_set(err, NV_ENOMEM, "out of memory");

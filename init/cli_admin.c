@@ -27,15 +27,8 @@ static int collect(const char *key, const struct nv_store_stat *st, void *ud)
 	struct keylist *l = ud;
 
 	(void)st;
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 64;
-		char **p = nv_realloc(l->k, nc * sizeof(*p));
-
-		if (!p)
-			return NV_ENOMEM;
-		l->k = p;
-		l->cap = nc;
-	}
+	if (NV_GROW(l->k, l->n, l->cap, 64))
+		return NV_ENOMEM;
 	l->k[l->n] = nv_strdup(key);
 	if (!l->k[l->n])
 		return NV_ENOMEM;
@@ -430,16 +423,9 @@ static void verify_pack(struct vstate *v, const char *packkey, ZSTD_DCtx *dctx,
 			continue;
 		}
 		v->blobs++;
-		if (v->nhashes == v->hcap) {
-			size_t nc = v->hcap ? v->hcap * 2 : 1024;
-			void *p = nv_realloc(v->hashes, nc * NV_HASH_LEN);
-
-			if (!p) {
-				problem(v, packkey, "out of memory");
-				break;
-			}
-			v->hashes = p;
-			v->hcap = nc;
+		if (NV_GROW(v->hashes, v->nhashes, v->hcap, 1024)) {
+			problem(v, packkey, "out of memory");
+			break;
 		}
 		memcpy(v->hashes[v->nhashes], ent[i].hash, NV_HASH_LEN);
 		loc.off = v->nhashes++;

@@ -43,15 +43,8 @@ static int add_prefix(struct prefixes *l, const char *key, size_t pl)
 	for (i = 0; i < l->n; i++)
 		if (strlen(l->p[i]) == pl && !strncmp(l->p[i], key, pl))
 			return 0;
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 16;
-		char **np = nv_realloc(l->p, nc * sizeof(*np));
-
-		if (!np)
-			return NV_ENOMEM;
-		l->p = np;
-		l->cap = nc;
-	}
+	if (NV_GROW(l->p, l->n, l->cap, 16))
+		return NV_ENOMEM;
 	l->p[l->n] = nv_strndup(key, pl);
 	if (!l->p[l->n])
 		return NV_ENOMEM;

@@ -270,7 +270,6 @@ static int run_setup(struct run *r, int argc, char **argv, bool restore)
 	if ((ex = nv_cli_setup(&r->cfg, verb)))
 		return ex;
 	r->start_ms = nv_now_ms();
-	nv_volume_progress_ms = (int)r->cfg.progress_interval_ms;
 	r->deadline_ms = r->cfg.deadline_ms ? r->start_ms + r->cfg.deadline_ms : 0;
 	if (nv_config_require_volume(&r->cfg, &e) || nv_config_require_store(&r->cfg, &e)) {
 		fprintf(stderr, "netvol %s: %s\n", verb, e.msg);
@@ -522,9 +521,11 @@ static int sync_one(struct run *r, size_t i, struct nv_buf *target)
 	if (!is_link && ds->scope == NV_SCOPE_SHARED && r->probe.usable && !r->probe.exists[i]) {
 		uint64_t bytes = 0;
 		struct nv_error ce = NV_ERROR_INIT;
-		int crc = r->dry_run ? NV_OK
-				     : nv_volume_copy_tree(source, r->cfg.shared_volume, ds->path,
-							   r->deadline_ms, &bytes, &ce);
+		int crc = r->dry_run
+			      ? NV_OK
+			      : nv_volume_copy_tree(source, r->cfg.shared_volume, ds->path,
+						    r->deadline_ms, r->cfg.progress_interval_ms,
+						    &bytes, &ce);
 
 		nv_log_begin(&lr, crc && crc != NV_EEXISTS ? NV_LOG_WARN : NV_LOG_INFO,
 			     "sync.copy_to_nv");

@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include <stdint.h>
+
 #include "mem.h"
 
 /* Strings of every size, across many blocks, stay intact and NUL-ended. */
@@ -73,4 +75,55 @@ Test(mem, pool_out_of_memory)
 	cr_assert_str_eq(nv_mem_pool_strndup(&p, "y", 1), "y");
 	nv_mem_fail_after(-1);
 	nv_mem_pool_release(&p);
+}
+
+struct grow_case {
+	size_t cap, n, elem, first;
+	int rc;
+	size_t want_cap;
+};
+
+ParameterizedTestParameters(mem, grow)
+{
+	static struct grow_case cases[] = {
+	    {0, 0, 8, 16, 0, 16},	    /* first allocation */
+	    {0, 0, 8, 0, 0, 1},		    /* no first size: one element */
+	    {0, 40, 8, 16, 0, 64},	    /* an index far past the first size */
+	    {16, 15, 8, 16, 0, 16},	    /* room already: unchanged */
+	    {16, 16, 8, 16, 0, 32},	    /* doubles */
+	    {16, 100, 8, 16, 0, 128},	    /* doubles until n fits */
+	    {4, SIZE_MAX - 1, 1, 4, -1, 4}, /* the element count would overflow */
+	    {0, 1, SIZE_MAX / 2, 4, -1, 0}, /* the byte size would overflow */
+	};
+	return cr_make_param_array(struct grow_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct grow_case *gc, mem, grow)
+{
+	size_t cap = gc->cap;
+	char *arr = gc->cap ? nv_malloc(gc->cap * gc->elem) : NULL;
+	char *before = arr;
+
+	cr_assert_eq(nv_mem_grow(&arr, &cap, gc->n, gc->elem, gc->first), gc->rc);
+	cr_assert_eq(cap, gc->want_cap, "cap %zu", cap);
+	if (gc->rc)
+		cr_assert_eq(arr, before, "a failed grow changed the array");
+	else
+		arr[gc->n * gc->elem] = 1; /* the element is there (ASan checks) */
+	nv_free(arr);
+}
+
+Test(mem, grow_macro_keeps_contents)
+{
+	int *v = NULL;
+	size_t n, cap = 0;
+
+	for (n = 0; n < 1000; n++) {
+		cr_assert_eq(NV_GROW(v, n, cap, 4), 0);
+		v[n] = (int)n;
+	}
+	cr_assert_geq(cap, 1000);
+	for (n = 0; n < 1000; n++)
+		cr_assert_eq(v[n], (int)n);
+	nv_free(v);
 }

@@ -98,13 +98,13 @@ Test(volume, copy_tree_and_race)
 		 "mkdir -p %s/a && echo hello > %s/a/f && ln %s/a/f %s/a/g && ln -s f %s/a/l", src,
 		 src, src, src, src);
 	cr_assert(system(cmd) == 0);
-	cr_assert_eq(nv_volume_copy_tree(src, root, "deep/venv", 0, &bytes, &e), NV_OK, "%s",
+	cr_assert_eq(nv_volume_copy_tree(src, root, "deep/venv", 0, 5000, &bytes, &e), NV_OK, "%s",
 		     e.msg);
 	cr_assert_eq(bytes, 6);
 	snprintf(cmd, sizeof(cmd), "diff -r --no-dereference %s %s && test %s/a/f -ef %s/a/g", src,
 		 dst, dst, dst);
 	cr_assert(system(cmd) == 0);
-	cr_assert_eq(nv_volume_copy_tree(src, root, "deep/venv", 0, &bytes, &e), NV_EEXISTS);
+	cr_assert_eq(nv_volume_copy_tree(src, root, "deep/venv", 0, 5000, &bytes, &e), NV_EEXISTS);
 	cr_assert(strstr(e.msg, "another pod"), "%s", e.msg);
 	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A %s/nv/deep | grep -v '^venv$')\"", dir);
 	cr_assert(system(cmd) == 0, "the loser's staging copy is gone");
