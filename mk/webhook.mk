@@ -10,7 +10,7 @@ ALL_TARGETS += $(BIN)/netvol-webhook
 
 $(BIN)/netvol-webhook: $(WEBHOOK_OBJ) $(LIBNETVOL)
 	@mkdir -p $(dir $@)
-	$(CC) $(NV_LDFLAGS) -o $@ $(WEBHOOK_OBJ) $(LIBNETVOL) $(WEBHOOK_LIBS) $(NV_LIBS)
+	$(CC) $(NV_LDFLAGS) -o $@ $(WEBHOOK_OBJ) $(LIBNETVOL) $(WEBHOOK_LIBS) -lpthread
 
 # The mutation's unit tests link the pure module and cJSON (an explicit rule
 # wins over the generic tests/unit pattern rule of the top Makefile).
