@@ -56,7 +56,10 @@ struct nv_restore_config {
 	char *data_volume;    /* restoreSync.dataVolume: the volume NETWORK_VOLUME lives on */
 	char *store_secret;   /* restoreSync.storeSecret: envFrom secretRef of the init container */
 	bool run_as_user_set; /* restoreSync.runAsUser is not null */
-	int64_t run_as_user;  /* restoreSync.runAsUser */
+	int64_t run_as_user;  /* restoreSync.runAsUser: the init container's uid when
+				 neither the target container nor the pod sets one */
+	bool pod_id_from_pod_name; /* restoreSync.podIdFromPodName: inject POD_ID =
+				      metadata.name when the target sets none */
 	char *resources_json; /* restoreSync.resources as compact JSON, NULL when null/absent */
 };
 

@@ -308,8 +308,7 @@ static struct mcase cases[] = {
      .result = R_PATCHED,
      .patch = "[{'op':'add','path':'/spec/containers/0/env','value':[{'name':'_NETWORK_VOLUME',"
 	      "'value':'/workspace'},{'name':'NETWORK_VOLUME','value':'/data'},{'name':"
-	      "'NETVOL_DEADLINE','value':'20s'},{'name':'POD_ID',"
-	      "'valueFrom':{'fieldRef':{'fieldPath':'metadata.name'}}}]},"
+	      "'NETVOL_DEADLINE','value':'20s'}]},"
 	      "{'op':'add','path':'/spec/containers/0/volumeMounts/-','value':{'name':'netvol-bin',"
 	      "'mountPath':'/netvol/bin','readOnly':true}},"
 	      "{'op':'add','path':'/spec/containers/0/envFrom','value':[{'secretRef':{'name':"
@@ -320,11 +319,13 @@ static struct mcase cases[] = {
 	      "{'op':'add','path':'/spec/initContainers','value':[{'name':'netvol-restore',"
 	      "'image':'netvol-init:0.1.0','imagePullPolicy':'IfNotPresent','command':['/netvol',"
 	      "'restore','--install-to','/netvol-bin'],'env':[{'name':'NETWORK_VOLUME','value':"
-	      "'/data'},{'name':'_NETWORK_VOLUME','value':'/workspace'},{'name':'POD_ID',"
-	      "'valueFrom':{'fieldRef':{'fieldPath':'metadata.name'}}}],'envFrom':[{'secretRef':{"
+	      "'/data'},{'name':'_NETWORK_VOLUME','value':'/workspace'}],'envFrom':[{'secretRef':{"
 	      "'name':'netvol-store'}}],'volumeMounts':[{'name':'netvol-bin','mountPath':"
 	      "'/netvol-bin'},{'name':'data','mountPath':'/data'},{'name':'workspace','mountPath':"
-	      "'/workspace'}]}]}]"},
+	      "'/workspace'}]}]}]",
+     .has = {"container ^comfy^ sets no POD_USER_NAME: every store key is scoped by the user",
+	     "container ^comfy^ sets no POD_ID: netvol restore will exit 2 for pod-scoped "
+	     "datasets; set POD_ID or restoreSync.podIdFromPodName"}},
     {.name = "full: deadline from a long grace period",
      .op = "CREATE",
      .kind = "Pod",
