@@ -1374,23 +1374,34 @@ static bool restore_security(struct mctx *m, cJSON *c)
 	const cJSON *psc = member(m->spec, "securityContext");
 	const struct nv_restore_config *r = &m->cfg->restore;
 	cJSON *sc = cJSON_CreateObject(), *v;
+	bool fallback = false;
 	size_t i;
 
 	if (!sc)
 		return false;
 	for (i = 0; i < NELEM(keys); i++) {
 		v = member(tsc, keys[i]);
-		if (is_set(v))
+		if (is_set(v)) {
 			v = cJSON_Duplicate(v, 1);
-		else if (i == 0 && r->run_as_user_set && !is_set(member(psc, keys[i])))
+		} else if (i == 0 && r->run_as_user_set && !is_set(member(psc, keys[i]))) {
 			v = cJSON_CreateNumber((double)r->run_as_user);
-		else
+			fallback = true;
+		} else {
 			continue;
+		}
 		if (!put(sc, keys[i], v)) {
 			cJSON_Delete(sc);
 			return false;
 		}
 	}
+	if (fallback && r->run_as_user == 0 &&
+	    (cJSON_IsTrue(member(tsc, "runAsNonRoot")) ||
+	     cJSON_IsTrue(member(psc, "runAsNonRoot"))))
+		warn(m,
+		     "restore-sync: restoreSync.runAsUser is 0 but container '%.63s' or the pod "
+		     "sets runAsNonRoot: the kubelet will not start netvol-restore; set runAsUser "
+		     "on the container or the pod",
+		     cname(m->target));
 	if (!sc->child) {
 		cJSON_Delete(sc);
 		return true;
