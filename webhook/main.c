@@ -41,6 +41,8 @@ static const char usage[] =
     "  --workspace-volume NAME  workspace volume name (default workspace)\n"
     "  --env-name NAME          env var to set (default _NETWORK_VOLUME)\n"
     "  --restore-sync           turn the full injection on for every pod\n"
+    "  --pod-id-from-pod-name   inject POD_ID = the pod's name into a target\n"
+    "                           container that sets none\n"
     "  --restore-image IMAGE    image of the netvol-restore init container\n"
     "  --data-volume NAME       volume holding NETWORK_VOLUME (default data)\n"
     "  --store-secret NAME      secret with the store settings (default netvol-store)\n"
@@ -64,6 +66,7 @@ enum {
 	OPT_WORKSPACE,
 	OPT_ENV,
 	OPT_RESTORE,
+	OPT_POD_ID,
 	OPT_IMAGE,
 	OPT_DATA,
 	OPT_SECRET,
@@ -84,6 +87,7 @@ static const struct option options[] = {
     {"workspace-volume", required_argument, NULL, OPT_WORKSPACE},
     {"env-name", required_argument, NULL, OPT_ENV},
     {"restore-sync", no_argument, NULL, OPT_RESTORE},
+    {"pod-id-from-pod-name", no_argument, NULL, OPT_POD_ID},
     {"restore-image", required_argument, NULL, OPT_IMAGE},
     {"data-volume", required_argument, NULL, OPT_DATA},
     {"store-secret", required_argument, NULL, OPT_SECRET},
@@ -111,7 +115,7 @@ struct opts {
 	const char *listen;
 	const char *cert, *key, *config;
 	uint64_t threads, max_body, conn_limit, timeout_s, shutdown_s;
-	bool restore;
+	bool restore, pod_id;
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -220,6 +224,9 @@ int main(int argc, char **argv)
 		case OPT_RESTORE:
 			o.restore = true;
 			break;
+		case OPT_POD_ID:
+			o.pod_id = true;
+			break;
 		case OPT_THREADS:
 			if (number("threads", optarg, 1, 256, &o.threads))
 				return 2;
@@ -289,6 +296,8 @@ int main(int argc, char **argv)
 			goto config_error;
 	if (o.restore)
 		mc.restore.enabled = true;
+	if (o.pod_id)
+		mc.restore.pod_id_from_pod_name = true;
 	if ((rc = nv_mutate_config_check(&mc, &err)))
 		goto config_error;
 
@@ -328,6 +337,7 @@ int main(int argc, char **argv)
 	nv_log_str(&l, "workspace_volume", mc.workspace_volume);
 	nv_log_str(&l, "env_name", mc.env_name);
 	nv_log_bool(&l, "restore_sync", mc.restore.enabled);
+	nv_log_bool(&l, "pod_id_from_pod_name", mc.restore.pod_id_from_pod_name);
 	nv_log_bool(&l, "ready", nv_tls_ready());
 	nv_log_end(&l);
 

@@ -17,6 +17,10 @@
 #define DEFAULT_DATA_VOLUME "data"
 #define DEFAULT_STORE_SECRET "netvol-store"
 #define NETWORK_VOLUME_ENV "NETWORK_VOLUME"
+#define POD_ID_ENV "POD_ID"
+#define POD_USER_ENV "POD_USER_NAME"
+/* At most this many "references an undefined variable" warnings a review. */
+#define UNDEFINED_WARN_MAX 8
 #define POINTER_MAX 4096
 #define PATCH_MAX (64u << 20)
 
@@ -363,7 +367,18 @@ static bool is_env_name(const char *s)
 	return true;
 }
 
-enum key_kind { K_WORKSPACE, K_ENV, K_ENABLED, K_IMAGE, K_PULL, K_DATA, K_SECRET, K_RUNAS, K_RES };
+enum key_kind {
+	K_WORKSPACE,
+	K_ENV,
+	K_ENABLED,
+	K_IMAGE,
+	K_PULL,
+	K_DATA,
+	K_SECRET,
+	K_RUNAS,
+	K_RES,
+	K_PODID
+};
 
 static const struct cfg_key {
 	const char *path;
@@ -373,7 +388,7 @@ static const struct cfg_key {
     {"restoreSync.enabled", K_ENABLED},	     {"restoreSync.image", K_IMAGE},
     {"restoreSync.imagePullPolicy", K_PULL}, {"restoreSync.dataVolume", K_DATA},
     {"restoreSync.storeSecret", K_SECRET},   {"restoreSync.runAsUser", K_RUNAS},
-    {"restoreSync.resources", K_RES},
+    {"restoreSync.resources", K_RES},	     {"restoreSync.podIdFromPodName", K_PODID},
 };
 
 static const struct cfg_key *find_key(const char *path)
@@ -457,6 +472,11 @@ static int apply_value(struct nv_mutate_config *out, const struct cfg_key *k, co
 			return nv_error_set(err, NV_ECONFIG, "%s must be true or false", k->path);
 		out->restore.enabled = cJSON_IsTrue(v);
 		return NV_OK;
+	case K_PODID:
+		if (!cJSON_IsBool(v))
+			return nv_error_set(err, NV_ECONFIG, "%s must be true or false", k->path);
+		out->restore.pod_id_from_pod_name = cJSON_IsTrue(v);
+		return NV_OK;
 	case K_RUNAS:
 		if (cJSON_IsNull(v)) {
 			out->restore.run_as_user_set = false;
@@ -506,6 +526,7 @@ static int dup_config(struct nv_mutate_config *dst, const struct nv_mutate_confi
 	dst->restore.enabled = r->enabled;
 	dst->restore.run_as_user_set = r->run_as_user_set;
 	dst->restore.run_as_user = r->run_as_user;
+	dst->restore.pod_id_from_pod_name = r->pod_id_from_pod_name;
 	if ((rc = set_str(&dst->workspace_volume, src->workspace_volume, err)) ||
 	    (rc = set_str(&dst->env_name, src->env_name, err)) ||
 	    (rc = set_str(&dst->restore.image, r->image, err)) ||
@@ -627,6 +648,7 @@ void nv_admission_release(struct nv_admission *a)
 
 struct mctx {
 	const struct nv_mutate_config *cfg;
+	cJSON *spec;	 /* the pod's spec */
 	cJSON *ops;	 /* the JSONPatch */
 	cJSON *warnings; /* strings */
 	bool oom;
@@ -866,7 +888,7 @@ static cJSON *pod_id_env(void)
 {
 	cJSON *e = cJSON_CreateObject();
 
-	if (!e || !cJSON_AddStringToObject(e, "name", "POD_ID") ||
+	if (!e || !cJSON_AddStringToObject(e, "name", POD_ID_ENV) ||
 	    !put(e, "valueFrom",
 		 wrap("fieldRef", wrap("fieldPath", cJSON_CreateString("metadata.name"))))) {
 		cJSON_Delete(e);
@@ -875,16 +897,26 @@ static cJSON *pod_id_env(void)
 	return e;
 }
 
+/* Does the container take env from ConfigMaps or Secrets? */
+static bool has_env_from(const cJSON *c)
+{
+	const cJSON *from = member(c, "envFrom");
+
+	return cJSON_IsArray(from) && cJSON_GetArraySize(from) > 0;
+}
+
 /* Does the container already take its env from this secret? */
 static bool has_secret_env_from(const cJSON *c, const char *secret)
 {
-	const cJSON *from = member((cJSON *)c, "envFrom"), *it;
+	const cJSON *from = member(c, "envFrom"), *it;
 
+	if (!cJSON_IsArray(from))
+		return false;
 	cJSON_ArrayForEach(it, from)
 	{
-		const cJSON *ref = member((cJSON *)it, "secretRef");
+		const char *name = member_str(member(it, "secretRef"), "name");
 
-		if (ref && !strcmp(member_str(ref, "name"), secret))
+		if (name && !strcmp(name, secret))
 			return true;
 	}
 	return false;
@@ -955,6 +987,24 @@ static void target_ops(struct mctx *m, const struct nv_buf *prefix, cJSON *c)
 	nv_buf_release(&path);
 }
 
+/* restore and sync take the pod's identity from the target container's
+ * own settings (the platform's): say what is missing. */
+static void warn_identity(struct mctx *m, const cJSON *c)
+{
+	const char *from = has_env_from(c) ? " in env (its envFrom may)" : "";
+
+	if (!has_env(c, POD_USER_ENV))
+		warn(m,
+		     "container '%.63s' sets no POD_USER_NAME%s: every store key is scoped by the "
+		     "user, netvol restore and sync will exit 2; set POD_USER_NAME on it",
+		     cname(c), from);
+	if (!has_env(c, POD_ID_ENV) && !m->cfg->restore.pod_id_from_pod_name)
+		warn(m,
+		     "container '%.63s' sets no POD_ID%s: netvol restore will exit 2 for "
+		     "pod-scoped datasets; set POD_ID or restoreSync.podIdFromPodName",
+		     cname(c), from);
+}
+
 /* The env, mount and hook operations of one container. */
 static void container_ops(struct mctx *m, const char *list, int idx, cJSON *c)
 {
@@ -1005,8 +1055,9 @@ static void container_ops(struct mctx *m, const char *list, int idx, cJSON *c)
 			m->oom = true;
 		}
 	}
-	if (m->full && c == m->target && !has_env(c, "POD_ID")) {
-		/* the preStop sync needs it for pod-scoped datasets */
+	if (m->full && c == m->target && !has_env(c, POD_ID_ENV) &&
+	    m->cfg->restore.pod_id_from_pod_name) {
+		/* the admin's choice: the pod's name is its POD_ID */
 		cJSON *e = pod_id_env();
 
 		if (!e || !cJSON_AddItemToArray(env, e)) {
@@ -1014,6 +1065,8 @@ static void container_ops(struct mctx *m, const char *list, int idx, cJSON *c)
 			m->oom = true;
 		}
 	}
+	if (m->full && c == m->target)
+		warn_identity(m, c);
 	add_to_list(m, &prefix, c, "env", env);
 	if (m->full && c == m->target)
 		target_ops(m, &prefix, c);
@@ -1050,11 +1103,316 @@ static bool push(cJSON *arr, cJSON *item)
 	return false;
 }
 
+/* ---- the restore container's identity: the target's own settings ----- */
+
+/* Env entries of the target that the init container always gets: who the
+ * pod is, where its storage is, which store and how to reach it. */
+static bool is_identity_env(const char *name)
+{
+	return !strcmp(name, NETWORK_VOLUME_ENV) || !strcmp(name, POD_USER_ENV) ||
+	       !strcmp(name, POD_ID_ENV) || !strcmp(name, "AWS_BUCKET_NAME") ||
+	       !strncmp(name, "NETVOL_", 7) || !strncmp(name, "AWS_", 4);
+}
+
+/* The next $(NAME) in *pos that Kubernetes expands (its expansion rules:
+ * "$$" is a literal '$', "$(" without a ')' is literal, "$()" names
+ * nothing). Moves *pos past it. */
+static bool next_ref(const char **pos, struct nv_str *name)
+{
+	const char *p = *pos, *close;
+
+	for (; *p; p++) {
+		if (p[0] != '$' || !p[1])
+			continue;
+		if (p[1] == '$') {
+			p++;
+			continue;
+		}
+		if (p[1] != '(')
+			continue;
+		close = strchr(p + 2, ')');
+		if (!close)
+			break; /* no reference can be complete after this */
+		if (close > p + 2) {
+			name->p = p + 2;
+			name->len = (size_t)(close - (p + 2));
+			*pos = close + 1;
+			return true;
+		}
+		p = close;
+	}
+	*pos = p;
+	return false;
+}
+
+/* One named env entry of the target container. */
+struct tenv {
+	const char *name;
+	const cJSON *item;
+	bool sel; /* the init container gets it */
+};
+
+/* Choosing the target's env entries for the init container: by name, then
+ * every variable a chosen value or a copied subPathExpr references. */
+struct envsel {
+	struct mctx *m;
+	struct tenv *ent;	  /* in the target's order */
+	struct tenv **byname;	  /* the same, sorted by name (then order) */
+	const struct tenv **work; /* chosen, value not scanned yet (a queue) */
+	size_t n, head, tail;
+	struct nv_str warned[UNDEFINED_WARN_MAX]; /* undefined names warned about */
+	size_t nwarned;
+};
+
+static int tenv_cmp(const void *a, const void *b)
+{
+	const struct tenv *x = *(const struct tenv *const *)a;
+	const struct tenv *y = *(const struct tenv *const *)b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : (x > y) - (x < y);
+}
+
+/* Like strcmp(name, s) for a name that is not NUL-terminated. */
+static int name_cmp(struct nv_str name, const char *s)
+{
+	size_t n = strlen(s);
+	int c = memcmp(name.p, s, name.len < n ? name.len : n);
+
+	return c ? c : (name.len > n) - (name.len < n);
+}
+
+/* Choose every entry called `name`; false when the target defines none. */
+static bool choose(struct envsel *e, struct nv_str name)
+{
+	size_t lo = 0, hi = e->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (name_cmp(name, e->byname[mid]->name) > 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == e->n || name_cmp(name, e->byname[lo]->name))
+		return false;
+	if (e->byname[lo]->sel)
+		return true; /* a name is always chosen as a whole */
+	for (; lo < e->n && !name_cmp(name, e->byname[lo]->name); lo++) {
+		e->byname[lo]->sel = true;
+		e->work[e->tail++] = e->byname[lo];
+	}
+	return true;
+}
+
+static void undefined_ref(struct envsel *e, struct nv_str name, const char *where)
+{
+	size_t i;
+
+	for (i = 0; i < e->nwarned; i++)
+		if (e->warned[i].len == name.len && !memcmp(e->warned[i].p, name.p, name.len))
+			return;
+	if (e->nwarned == UNDEFINED_WARN_MAX)
+		return;
+	e->warned[e->nwarned++] = name;
+	warn(e->m,
+	     "restore-sync: container '%.63s' does not define $(%.*s)%s, referenced by %s; "
+	     "netvol-restore gets the same reference and cannot resolve it either",
+	     cname(e->m->target), name.len > 63 ? 63 : (int)name.len, name.p,
+	     has_env_from(e->m->target) ? " in env (its envFrom may)" : "", where);
+}
+
+static void scan_refs(struct envsel *e, const char *s, const char *where)
+{
+	struct nv_str name;
+
+	while (next_ref(&s, &name))
+		if (!choose(e, name))
+			undefined_ref(e, name, where);
+}
+
+static void mount_refs(struct envsel *e, const cJSON *mount)
+{
+	const char *expr = member_str(mount, "subPathExpr");
+	char where[128];
+
+	if (!expr)
+		return;
+	snprintf(where, sizeof(where), "the subPathExpr of its mount of '%.63s'",
+		 member_str(mount, "name"));
+	scan_refs(e, expr, where);
+}
+
+/* Does the init container mount the workspace volume (besides the data)? */
+static bool ws_mount_copied(const struct mctx *m)
+{
+	return m->ws_mount &&
+	       strcmp(member_str(m->ws_mount, "mountPath"), member_str(m->data_mount, "mountPath"));
+}
+
+/* The init container's env: the target's own entries for NETWORK_VOLUME,
+ * POD_USER_NAME, POD_ID, AWS_BUCKET_NAME, NETVOL_* and AWS_*, and every
+ * variable these values or the copied subPathExprs reference (transitively),
+ * copied verbatim in the target's order (Kubernetes expands only variables
+ * defined earlier in the list); then what the webhook adds to the target:
+ * NETWORK_VOLUME (the data mount's path) when the target has none,
+ * _NETWORK_VOLUME, and POD_ID from metadata.name when the admin asked for it.
+ * So restore and the preStop sync see one identity. NULL when out of memory. */
+static cJSON *restore_env(struct mctx *m)
+{
+	struct envsel e = {.m = m};
+	const cJSON *tenv = member(m->target, "env"), *it;
+	cJSON *env = cJSON_CreateArray();
+	int n = cJSON_IsArray(tenv) ? cJSON_GetArraySize(tenv) : 0;
+	char where[96];
+	size_t i;
+
+	if (!env)
+		return NULL;
+	if (n > 0) {
+		e.ent = nv_calloc((size_t)n, sizeof(*e.ent));
+		e.byname = nv_calloc((size_t)n, sizeof(*e.byname));
+		e.work = nv_calloc((size_t)n, sizeof(*e.work));
+		if (!e.ent || !e.byname || !e.work)
+			goto fail;
+		cJSON_ArrayForEach(it, tenv)
+		{
+			const char *name = member_str(it, "name");
+
+			if (!name)
+				continue;
+			e.ent[e.n].name = name;
+			e.ent[e.n].item = it;
+			e.byname[e.n] = &e.ent[e.n];
+			e.n++;
+		}
+		qsort(e.byname, e.n, sizeof(*e.byname), tenv_cmp);
+	}
+
+	/* by name, then what the copied mounts and the chosen values reference */
+	for (i = 0; i < e.n; i++)
+		if (!e.ent[i].sel && is_identity_env(e.ent[i].name))
+			choose(&e, nv_str_from(e.ent[i].name));
+	mount_refs(&e, m->data_mount);
+	if (ws_mount_copied(m))
+		mount_refs(&e, m->ws_mount);
+	while (e.head < e.tail) {
+		const struct tenv *t = e.work[e.head++];
+		const char *v = member_str(t->item, "value");
+
+		if (v) {
+			snprintf(where, sizeof(where), "its env '%.63s'", t->name);
+			scan_refs(&e, v, where);
+		}
+	}
+	for (i = 0; i < e.n; i++)
+		if (e.ent[i].sel && !push(env, cJSON_Duplicate(e.ent[i].item, 1)))
+			goto fail;
+
+	/* what the webhook gives the target too */
+	if (!has_env(m->target, NETWORK_VOLUME_ENV) &&
+	    !push(env, env_value(NETWORK_VOLUME_ENV, member_str(m->data_mount, "mountPath"))))
+		goto fail;
+	if (m->ws_mount && !find_named(env, m->cfg->env_name) &&
+	    !push(env, env_value(m->cfg->env_name, member_str(m->ws_mount, "mountPath"))))
+		goto fail;
+	if (m->cfg->restore.pod_id_from_pod_name && !has_env(m->target, POD_ID_ENV) &&
+	    !push(env, pod_id_env()))
+		goto fail;
+	goto out;
+fail:
+	cJSON_Delete(env);
+	env = NULL;
+out:
+	nv_free(e.ent);
+	nv_free(e.byname);
+	nv_free(e.work);
+	return env;
+}
+
+/* The init container's envFrom: the target's own entries (a ConfigMap with
+ * the identity reaches the restore), verbatim and in order, then the store
+ * Secret unless the target already names it. NULL when out of memory. */
+static cJSON *restore_env_from(struct mctx *m)
+{
+	const char *secret = m->cfg->restore.store_secret;
+	const cJSON *from = member(m->target, "envFrom"), *it;
+	cJSON *list = cJSON_CreateArray();
+
+	if (!list)
+		return NULL;
+	if (cJSON_IsArray(from)) {
+		cJSON_ArrayForEach(it, from)
+		{
+			if (cJSON_IsObject(it) && !push(list, cJSON_Duplicate(it, 1)))
+				goto fail;
+		}
+	}
+	if (!has_secret_env_from(m->target, secret) &&
+	    !push(list, wrap("secretRef", wrap("name", cJSON_CreateString(secret)))))
+		goto fail;
+	return list;
+fail:
+	cJSON_Delete(list);
+	return NULL;
+}
+
+static bool is_set(const cJSON *v)
+{
+	return v && !cJSON_IsNull(v);
+}
+
+/* The init container runs as the user and group of the target container,
+ * so the files it restores are ComfyUI's: the target's runAsUser,
+ * runAsGroup and runAsNonRoot are copied; what the pod's securityContext
+ * sets applies by itself; restoreSync.runAsUser only when neither the
+ * target nor the pod sets runAsUser. Adds nothing when nothing is needed. */
+static bool restore_security(struct mctx *m, cJSON *c)
+{
+	static const char *const keys[] = {"runAsUser", "runAsGroup", "runAsNonRoot"};
+	const cJSON *tsc = member(m->target, "securityContext");
+	const cJSON *psc = member(m->spec, "securityContext");
+	const struct nv_restore_config *r = &m->cfg->restore;
+	cJSON *sc = cJSON_CreateObject(), *v;
+	bool fallback = false;
+	size_t i;
+
+	if (!sc)
+		return false;
+	for (i = 0; i < NELEM(keys); i++) {
+		v = member(tsc, keys[i]);
+		if (is_set(v)) {
+			v = cJSON_Duplicate(v, 1);
+		} else if (i == 0 && r->run_as_user_set && !is_set(member(psc, keys[i]))) {
+			v = cJSON_CreateNumber((double)r->run_as_user);
+			fallback = true;
+		} else {
+			continue;
+		}
+		if (!put(sc, keys[i], v)) {
+			cJSON_Delete(sc);
+			return false;
+		}
+	}
+	if (fallback && r->run_as_user == 0 &&
+	    (cJSON_IsTrue(member(tsc, "runAsNonRoot")) ||
+	     cJSON_IsTrue(member(psc, "runAsNonRoot"))))
+		warn(m,
+		     "restore-sync: restoreSync.runAsUser is 0 but container '%.63s' or the pod "
+		     "sets runAsNonRoot: the kubelet will not start netvol-restore; set runAsUser "
+		     "on the container or the pod",
+		     cname(m->target));
+	if (!sc->child) {
+		cJSON_Delete(sc);
+		return true;
+	}
+	return put(c, "securityContext", sc);
+}
+
 static cJSON *restore_container(struct mctx *m)
 {
 	const struct nv_restore_config *r = &m->cfg->restore;
-	const char *data_path = member_str(m->data_mount, "mountPath");
-	cJSON *c = cJSON_CreateObject(), *env, *mounts, *bin, *pod_id, *from;
+	cJSON *c = cJSON_CreateObject(), *mounts, *bin;
 	bool ok;
 
 	if (!c)
@@ -1066,19 +1424,7 @@ static cJSON *restore_container(struct mctx *m)
 	if (!ok)
 		goto fail;
 
-	env = cJSON_AddArrayToObject(c, "env");
-	if (!env || !push(env, env_value(NETWORK_VOLUME_ENV, data_path)))
-		goto fail;
-	if (m->ws_mount &&
-	    !push(env, env_value(m->cfg->env_name, member_str(m->ws_mount, "mountPath"))))
-		goto fail;
-	pod_id = pod_id_env();
-	if (!push(env, pod_id))
-		goto fail;
-
-	from = cJSON_AddArrayToObject(c, "envFrom");
-	if (!from ||
-	    !push(from, wrap("secretRef", wrap("name", cJSON_CreateString(r->store_secret)))))
+	if (!put(c, "env", restore_env(m)) || !put(c, "envFrom", restore_env_from(m)))
 		goto fail;
 
 	mounts = cJSON_AddArrayToObject(c, "volumeMounts");
@@ -1090,8 +1436,7 @@ static cJSON *restore_container(struct mctx *m)
 	}
 	if (!push(mounts, bin) || !push(mounts, mount_like(m->data, m->data_mount)))
 		goto fail;
-	if (m->ws_mount && strcmp(member_str(m->ws_mount, "mountPath"), data_path) &&
-	    !push(mounts, mount_like(m->ws, m->ws_mount)))
+	if (ws_mount_copied(m) && !push(mounts, mount_like(m->ws, m->ws_mount)))
 		goto fail;
 
 	if (r->resources_json) {
@@ -1100,9 +1445,7 @@ static cJSON *restore_container(struct mctx *m)
 		if (!put(c, "resources", res))
 			goto fail;
 	}
-	if (r->run_as_user_set &&
-	    !put(c, "securityContext",
-		 wrap("runAsUser", cJSON_CreateNumber((double)r->run_as_user))))
+	if (!restore_security(m, c))
 		goto fail;
 	return c;
 fail:
@@ -1223,6 +1566,7 @@ static void mutate_pod(struct mctx *m, cJSON *pod)
 		warn(m, "netvol: the pod has no spec; nothing injected");
 		return;
 	}
+	m->spec = spec;
 	plan_full(m, ann, spec);
 
 	list = member(spec, "initContainers");

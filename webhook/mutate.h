@@ -6,7 +6,12 @@
  * the workspace volume to every container and init container that mounts it,
  * and, when restore-sync is on for the pod, the netvol restore init container,
  * the netvol-bin emptyDir and the `netvol sync` preStop hook ("full
- * injection"). The answer is always `allowed: true` with the request's uid;
+ * injection"). The init container takes the pod's identity from the target
+ * container's own settings (its NETWORK_VOLUME, POD_USER_NAME, POD_ID,
+ * AWS_BUCKET_NAME, NETVOL_* and AWS_* env with the $(VAR)s they reference,
+ * its envFrom, its runAsUser/runAsGroup/runAsNonRoot), so restore and the
+ * preStop sync agree on who the pod is; a missing POD_USER_NAME or POD_ID is
+ * a warning. The answer is always `allowed: true` with the request's uid;
  * the JSONPatch is made of small `add` operations, never a replaced array,
  * and running the mutation on its own output yields no patch.
  *
@@ -56,7 +61,10 @@ struct nv_restore_config {
 	char *data_volume;    /* restoreSync.dataVolume: the volume NETWORK_VOLUME lives on */
 	char *store_secret;   /* restoreSync.storeSecret: envFrom secretRef of the init container */
 	bool run_as_user_set; /* restoreSync.runAsUser is not null */
-	int64_t run_as_user;  /* restoreSync.runAsUser */
+	int64_t run_as_user;  /* restoreSync.runAsUser: the init container's uid when
+				 neither the target container nor the pod sets one */
+	bool pod_id_from_pod_name; /* restoreSync.podIdFromPodName: inject POD_ID =
+				      metadata.name when the target sets none */
 	char *resources_json; /* restoreSync.resources as compact JSON, NULL when null/absent */
 };
 

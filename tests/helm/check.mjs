@@ -192,8 +192,9 @@ async function common(release, ns) {
   await t('config.json has exactly the contract keys', () => {
     eq(Object.keys(cfg).sort(), ['envName', 'restoreSync', 'workspaceVolume'], 'top keys');
     eq(Object.keys(cfg.restoreSync).sort(), ['dataVolume', 'enabled', 'image', 'imagePullPolicy',
-      'resources', 'runAsUser', 'storeSecret'], 'restoreSync keys');
+      'podIdFromPodName', 'resources', 'runAsUser', 'storeSecret'], 'restoreSync keys');
     assert(typeof cfg.restoreSync.enabled === 'boolean', 'enabled must be a boolean');
+    assert(typeof cfg.restoreSync.podIdFromPodName === 'boolean', 'podIdFromPodName must be a boolean');
     assert(cfg.restoreSync.runAsUser === null || Number.isInteger(cfg.restoreSync.runAsUser),
       'runAsUser must be null or an integer');
     assert(/^[^\s:]+(:[^\s:]+)?$/.test(cfg.restoreSync.image.split('/').pop()), 'image repo:tag');
@@ -289,8 +290,8 @@ const cases = {
     });
     await t('default config.json', () => {
       eq(ctx.cfg, { envName: '_NETWORK_VOLUME', restoreSync: { dataVolume: 'data', enabled: false,
-        image: 'netvol/netvol-init:0.1.0', imagePullPolicy: 'IfNotPresent', resources: {
-          limits: { memory: '512Mi' }, requests: { cpu: '100m', memory: '128Mi' } },
+        image: 'netvol/netvol-init:0.1.0', imagePullPolicy: 'IfNotPresent', podIdFromPodName: false,
+        resources: { limits: { memory: '512Mi' }, requests: { cpu: '100m', memory: '128Mi' } },
         runAsUser: null, storeSecret: 'netvol-store' }, workspaceVolume: 'workspace' }, 'config');
     });
     await t('2 replicas, PDB, anti-affinity, no service account token', () => {
@@ -353,9 +354,10 @@ const cases = {
     const ctx = await common(release, ns);
     await t('full injection config.json', () => {
       eq(ctx.cfg, { envName: '_NETWORK_VOLUME', restoreSync: { dataVolume: 'pod-data', enabled: true,
-        image: 'registry.example.test/team/netvol-init:1.2.3', imagePullPolicy: 'Always', resources: {
-          limits: { memory: '1Gi' }, requests: { cpu: '250m', memory: '256Mi' } },
-        runAsUser: 1337, storeSecret: 'comfy-store' }, workspaceVolume: 'ws' }, 'config');
+        image: 'registry.example.test/team/netvol-init:1.2.3', imagePullPolicy: 'Always',
+        podIdFromPodName: true, resources: { limits: { memory: '1Gi' }, requests: { cpu: '250m',
+          memory: '256Mi' } }, runAsUser: 1337, storeSecret: 'comfy-store' }, workspaceVolume: 'ws' },
+        'config');
     });
     await t('custom selectors, policies and exclusions', () => {
       const wh = ctx.wh;

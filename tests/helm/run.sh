@@ -89,6 +89,8 @@ done <<'EOF'
 --set|inject.restoreSync.runAsUser=-1
 --set-string|inject.restoreSync.runAsUser=1337
 --set|inject.restoreSync.image.repository=
+--set-string|inject.restoreSync.podIdFromPodName=true
+--set|inject.restoreSync.podIdFromPodName=1
 --set|image.pullPolicy=Sometimes
 --set|logFormat=xml
 --set|certManager.enabled=1
@@ -102,6 +104,22 @@ EOF
 run "schema accepts runAsUser=1337 and null" sh -c \
 	"'$HELM' template x '$CHART' --set inject.restoreSync.runAsUser=1337 >/dev/null &&
 	 '$HELM' template x '$CHART' --set inject.restoreSync.runAsUser=null >/dev/null"
+
+# --- restoreSync.podIdFromPodName reaches the webhook's config.json, as a boolean
+# pod_id_case WANT [helm args]
+pod_id_case() {
+	want=$1; shift
+	"$HELM" template x "$CHART" "$@" >"$T/podid.yaml" || return 1
+	mkdir -p "$T/podid" && node tests/helm/extract.mjs "$TOOLS" "$T/podid.yaml" "$T/podid" || return 1
+	node -e '
+const cfg = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+const v = cfg.restoreSync.podIdFromPodName;
+if (v !== JSON.parse(process.argv[2])) throw new Error("podIdFromPodName is " + JSON.stringify(v));' \
+		"$T/podid/config.json" "$want"
+}
+run "podIdFromPodName: false by default" pod_id_case false
+run "podIdFromPodName: --set ...=true renders true" pod_id_case true --set inject.restoreSync.podIdFromPodName=true
+run "podIdFromPodName: --set ...=false renders false" pod_id_case false --set inject.restoreSync.podIdFromPodName=false
 
 # --- lookup: a TLS Secret that already exists is kept across upgrades.
 # helm template --dry-run=server talks to fake-apiserver.mjs on 127.0.0.1.

@@ -33,6 +33,7 @@ cat >"$T/config.json" <<'JSON'
     "dataVolume": "data",
     "storeSecret": "netvol-store",
     "runAsUser": null,
+    "podIdFromPodName": false,
     "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}
   }
 }
@@ -40,6 +41,11 @@ JSON
 printf '{"workspaceVolume":"workspace","restoreSync":{"enabeld":true}}' >"$T/typo.json"
 assert_exit 2 "$WEBHOOK" --tls-cert a --tls-key b --config "$T/typo.json"
 assert_contains "$OUT" "config '$T/typo.json': unknown key 'restoreSync.enabeld'"
+printf '{"restoreSync":{"podIdFromPodName":"yes"}}' >"$T/podid.json"
+assert_exit 2 "$WEBHOOK" --tls-cert a --tls-key b --config "$T/podid.json"
+assert_contains "$OUT" "restoreSync.podIdFromPodName must be true or false"
+assert_exit 0 "$WEBHOOK" --help
+assert_contains "$OUT" "--pod-id-from-pod-name"
 printf '{"workspaceVolume": ' >"$T/broken.json"
 assert_exit 2 "$WEBHOOK" --tls-cert a --tls-key b --config "$T/broken.json"
 assert_contains "$OUT" "not valid JSON"

@@ -68,6 +68,7 @@ json.dump(p, open(sys.argv[2], "w"))' "$POD" "$T/pod-full.json"
 wh_review CREATE "$T/pod-full.json" "$T/review-full.json"
 wh_post "$CA" "$T/review-full.json"
 assert_eq "$CODE" 200
+assert_contains "$BODY" "container 'comfyui' sets no POD_ID: netvol restore will exit 2 for pod-scoped datasets"
 n=$(wh_apply "$T/pod-full.json" "$BODY" "$T/full.json")
 [ "$n" -ge 7 ] || fail "full injection made only $n ops: $BODY"
 wh_validate "$T/full.json" >/dev/null || fail "fully injected pod is not a valid v1 Pod: $(cat "$T/full.json")"
@@ -80,16 +81,18 @@ assert init["image"] == "registry.example/netvol-init:0.1.0"
 assert init["command"] == ["/netvol", "restore", "--install-to", "/netvol-bin"]
 assert init["securityContext"] == {"runAsUser": 1337}
 assert init["envFrom"] == [{"secretRef": {"name": "netvol-store"}}]
-env = {e["name"]: e for e in init["env"]}
-assert env["NETWORK_VOLUME"]["value"] == "/data" and env["_NETWORK_VOLUME"]["value"] == "/workspace"
-assert env["POD_ID"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+# the identity of the target itself (POD_USER_NAME, NETWORK_VOLUME), not POD_IP;
+# no POD_ID: the pod sets none and podIdFromPodName is off
+assert init["env"] == [{"name": "POD_USER_NAME", "value": "alice"},
+                       {"name": "NETWORK_VOLUME", "value": "/data"},
+                       {"name": "_NETWORK_VOLUME", "value": "/workspace"}], init["env"]
 assert {m["name"]: m["mountPath"] for m in init["volumeMounts"]} == {"netvol-bin": "/netvol-bin", "data": "/data", "workspace": "/workspace"}
 c = s["containers"][0]
 assert c["lifecycle"]["preStop"]["exec"]["command"] == ["/netvol/bin/netvol", "sync"]
 assert {"name": "netvol-bin", "mountPath": "/netvol/bin", "readOnly": True} in c["volumeMounts"]
 assert {"name": "netvol-bin", "emptyDir": {}} in s["volumes"]
 assert [e["name"] for e in c["env"]].count("NETWORK_VOLUME") == 1
-assert [e["name"] for e in c["env"]].count("POD_ID") == 1
+assert [e["name"] for e in c["env"]].count("POD_ID") == 0
 assert {"secretRef": {"name": "netvol-store"}} in c["envFrom"]
 print("ok")' "$T/full.json")
 assert_eq "$check" ok

@@ -107,6 +107,10 @@ assert_contains "$p" 'registry.example.test/team/netvol-init:1.2.3' "full patch:
 assert_contains "$p" '"comfy-store"' "full patch: store secret from values"
 assert_contains "$p" '"runAsUser":1337' "full patch: runAsUser from values"
 assert_contains "$p" '"/netvol/bin/netvol","sync"' "full patch: preStop sync"
+# podIdFromPodName: true in full.yaml, and the review's pod sets no POD_ID
+assert_contains "$p" '{"name":"POD_ID","valueFrom":{"fieldRef":{"fieldPath":"metadata.name"}}}' \
+	"full patch: POD_ID from the pod's name (podIdFromPodName)"
+assert_not_contains "$(cat "$T/default/patch.json")" 'POD_ID' "default patch: no POD_ID"
 # The injected init container must be startable from the init image
 # (Dockerfile.init): its command is a file of the image, and no volume is
 # mounted on or under a file of the image (a container runtime can't create

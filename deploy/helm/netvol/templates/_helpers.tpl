@@ -66,6 +66,6 @@ app.kubernetes.io/component: webhook
 {{- define "netvol.webhookConfig" -}}
 {{- $rs := .Values.inject.restoreSync -}}
 {{- $image := printf "%s:%s" $rs.image.repository (default .Chart.AppVersion $rs.image.tag) -}}
-{{- $restore := dict "enabled" $rs.enabled "image" $image "imagePullPolicy" $rs.imagePullPolicy "dataVolume" $rs.dataVolume "storeSecret" $rs.storeSecret "runAsUser" $rs.runAsUser "resources" $rs.resources -}}
+{{- $restore := dict "enabled" $rs.enabled "image" $image "imagePullPolicy" $rs.imagePullPolicy "dataVolume" $rs.dataVolume "storeSecret" $rs.storeSecret "runAsUser" $rs.runAsUser "podIdFromPodName" $rs.podIdFromPodName "resources" $rs.resources -}}
 {{- dict "workspaceVolume" .Values.inject.workspaceVolume "envName" .Values.inject.envName "restoreSync" $restore | toPrettyJson }}
 {{- end }}
