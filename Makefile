@@ -17,7 +17,7 @@ NV_LDFLAGS := -pthread $(SAN) $(LDFLAGS)
 # Libraries of libnetvol (the order matters for static links).
 NV_LIBS ?= -lcurl -lexpat -lzstd -lssl -lcrypto -lpthread -lm
 
-COMMON_SRC := $(sort $(wildcard common/*.c))
+COMMON_SRC := $(sort $(wildcard common/*/*.c common/*/*/*.c))
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 LIBNETVOL := $(BUILD)/libnetvol.a
 
@@ -54,7 +54,7 @@ $(BUILD)/%.o: %.c
 $(BUILD)/commit.stamp: FORCE
 	@mkdir -p $(dir $@)
 	@[ "$$(cat $@ 2>/dev/null)" = "$(GIT_COMMIT)" ] || echo "$(GIT_COMMIT)" >$@
-$(BUILD)/common/version.o: $(BUILD)/commit.stamp
+$(BUILD)/common/base/version.o: $(BUILD)/commit.stamp
 FORCE:
 
 $(LIBNETVOL): $(COMMON_OBJ)
@@ -77,6 +77,7 @@ deps:
 
 checksrc:
 	@scripts/checksrc.sh
+	@scripts/layers.py --check
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <zstd.h>
 
-#include "snapshot.h"
+#include "engine/snapshot.h"
 
 static void check(const struct nv_manifest *m)
 {

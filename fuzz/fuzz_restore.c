@@ -22,11 +22,11 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "engine.h"
-#include "fs.h"
-#include "log.h"
-#include "snapshot.h"
-#include "store.h"
+#include "engine/engine.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "engine/snapshot.h"
+#include "store/store.h"
 
 #define MAX_PACKS 4
 

@@ -6,16 +6,16 @@
 #include <time.h>
 #include <zstd.h>
 
-#include "buf.h"
-#include "keys.h"
+#include "base/buf.h"
+#include "store/keys.h"
 #include "cli.h"
-#include "config.h"
-#include "engine.h"
-#include "hash.h"
-#include "log.h"
-#include "mem.h"
-#include "snapshot.h"
-#include "store.h"
+#include "base/config.h"
+#include "engine/engine.h"
+#include "base/hash.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "engine/snapshot.h"
+#include "store/store.h"
 
 struct keylist {
 	char **k;

@@ -4,15 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "keys.h"
+#include "base/buf.h"
+#include "store/keys.h"
 #include "cli.h"
-#include "config.h"
-#include "gc.h"
-#include "log.h"
-#include "mem.h"
-#include "snapshot.h"
-#include "store.h"
+#include "base/config.h"
+#include "engine/gc.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "engine/snapshot.h"
+#include "store/store.h"
 
 static void gc_usage(FILE *out)
 {

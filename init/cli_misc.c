@@ -1,9 +1,9 @@
 /* Small verbs: version and help. */
 #include <stdio.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "cli.h"
-#include "version.h"
+#include "base/version.h"
 
 int nv_cli_version(int argc, char **argv)
 {

@@ -8,17 +8,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "cli.h"
-#include "config.h"
-#include "engine.h"
-#include "fs.h"
-#include "keys.h"
-#include "log.h"
-#include "mem.h"
-#include "progress.h"
-#include "store.h"
-#include "volume.h"
+#include "base/config.h"
+#include "engine/engine.h"
+#include "base/fs.h"
+#include "store/keys.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/progress.h"
+#include "store/store.h"
+#include "engine/volume.h"
 
 int nv_cli_setup(struct nv_config *cfg, const char *verb)
 {

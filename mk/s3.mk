@@ -1,4 +1,4 @@
-# S3 store (common/s3.c, sigv4.c, http.c, xml.c, aws_cred.c) and its tests.
+# S3 store (common/store/s3/: s3.c, sigv4.c, http.c, xml.c, aws_cred.c) and its tests.
 # The container-credentials JSON is parsed with cJSON.
 NV_LIBS += -lcjson
 

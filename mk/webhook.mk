@@ -25,7 +25,7 @@ $(BUILD)/tests/unit/test_mutate: tests/unit/test_mutate.c $(WEBHOOK_PURE_OBJ) $(
 # webhook-fuzz` runs it for WEBHOOK_FUZZ_SECONDS from the kept seed corpus
 # fuzz/corpus/admission (new inputs go to $(BUILD)/fuzz/corpus, not the repo).
 WEBHOOK_FUZZ_SECONDS ?= 20
-WEBHOOK_FUZZ_SRC := fuzz/fuzz_admission.c webhook/mutate.c common/buf.c common/mem.c common/err.c common/version.c
+WEBHOOK_FUZZ_SRC := fuzz/fuzz_admission.c webhook/mutate.c common/base/buf.c common/base/mem.c common/base/err.c common/base/version.c
 FUZZ_CC ?= clang
 
 $(BUILD)/fuzz/fuzz_admission: $(WEBHOOK_FUZZ_SRC) webhook/mutate.h

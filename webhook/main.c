@@ -13,15 +13,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "config.h"
-#include "fs.h"
-#include "log.h"
-#include "mem.h"
+#include "base/buf.h"
+#include "base/config.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/mem.h"
 #include "mutate.h"
 #include "server.h"
 #include "tls.h"
-#include "version.h"
+#include "base/version.h"
 
 #define CONFIG_FILE_MAX (1u << 20)
 

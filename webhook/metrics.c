@@ -3,7 +3,7 @@
 #include <stdatomic.h>
 
 #include "tls.h"
-#include "version.h"
+#include "base/version.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "mutate.h"
 
 /* Route labels: the paths of the static route table, then "other". */

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mem.h"
-#include "version.h"
+#include "base/mem.h"
+#include "base/version.h"
 
 #define DEFAULT_WORKSPACE "workspace"
 #define DEFAULT_ENV "_NETWORK_VOLUME"

@@ -36,8 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "err.h"
+#include "base/buf.h"
+#include "base/err.h"
 
 #define NV_MUTATE_ANN_INJECT "netvol.io/inject"
 #define NV_MUTATE_ANN_WORKSPACE "netvol.io/workspace-volume"

@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "log.h"
-#include "mem.h"
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/mem.h"
 #include "metrics.h"
 #include "tls.h"
 

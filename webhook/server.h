@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "mutate.h"
 
 struct nv_server_opts {

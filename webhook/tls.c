@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "fs.h"
-#include "mem.h"
+#include "base/buf.h"
+#include "base/fs.h"
+#include "base/mem.h"
 
 #define TLS_FILE_MAX (1u << 20) /* a PEM chain or key larger than this is refused */
 #define CHAIN_MAX 16

@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "base/err.h"
 
 /* Remember the file names (copied). Nothing is loaded yet. */
 int nv_tls_init(const char *cert_path, const char *key_path, struct nv_error *err);

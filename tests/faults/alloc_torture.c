@@ -14,12 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "engine.h"
-#include "fs.h"
-#include "log.h"
-#include "mem.h"
-#include "store.h"
+#include "base/config.h"
+#include "engine/engine.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "store/store.h"
 
 #define MAX_STEPS 20000
 

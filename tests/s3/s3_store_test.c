@@ -18,12 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "log.h"
-#include "mem.h"
-#include "progress.h"
-#include "s3.h"
-#include "store.h"
+#include "base/config.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/progress.h"
+#include "store/s3/s3.h"
+#include "store/store.h"
 
 static int failures;
 

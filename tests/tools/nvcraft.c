@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
-#include "snapshot.h"
-#include "store.h"
+#include "engine/engine.h"
+#include "engine/snapshot.h"
+#include "store/store.h"
 
 int main(int argc, char **argv)
 {

@@ -8,9 +8,9 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "aws_cred.h"
-#include "config.h"
-#include "log.h"
+#include "store/s3/aws_cred.h"
+#include "base/config.h"
+#include "base/log.h"
 
 struct env {
 	const char *name[24];

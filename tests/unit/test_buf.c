@@ -1,7 +1,7 @@
 #include "testutil.h"
 
-#include "buf.h"
-#include "mem.h"
+#include "base/buf.h"
+#include "base/mem.h"
 
 Test(buf, grows_and_stays_terminated)
 {

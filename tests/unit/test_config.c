@@ -1,7 +1,7 @@
 #include "testutil.h"
 
-#include "config.h"
-#include "log.h"
+#include "base/config.h"
+#include "base/log.h"
 
 /* A fake environment: NULL-terminated name/value pairs. */
 static const char *table_env(const char *name, void *ud)

@@ -2,7 +2,7 @@
 
 #include <errno.h>
 
-#include "err.h"
+#include "base/err.h"
 
 Test(err, names_and_messages)
 {

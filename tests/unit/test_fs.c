@@ -4,7 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "fs.h"
+#include "base/fs.h"
 
 static int dirfd_of(const char *p)
 {

@@ -1,7 +1,7 @@
 #include "testutil.h"
 
-#include "hash.h"
-#include "keys.h"
+#include "base/hash.h"
+#include "store/keys.h"
 
 /* ---- the user root: base + "/" + user, whatever the base ---- */
 

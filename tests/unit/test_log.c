@@ -2,7 +2,7 @@
 
 #include <time.h>
 
-#include "log.h"
+#include "base/log.h"
 
 static char *capture(int json, void (*fn)(void))
 {

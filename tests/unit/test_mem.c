@@ -2,7 +2,7 @@
 
 #include <stdint.h>
 
-#include "mem.h"
+#include "base/mem.h"
 
 /* Strings of every size, across many blocks, stay intact and NUL-ended. */
 Test(mem, pool_keeps_every_string)

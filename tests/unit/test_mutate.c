@@ -8,8 +8,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "buf.h"
-#include "mem.h"
+#include "base/buf.h"
+#include "base/mem.h"
 #include "mutate.h"
 
 #define PYTHON "/usr/bin/python3"

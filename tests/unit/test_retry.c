@@ -1,9 +1,9 @@
-/* The retry policy (common/retry.c): which answers are retried, the
+/* The retry policy (common/base/retry.c): which answers are retried, the
  * backoff, and when to stop (attempts, the deadline). */
 #include "testutil.h"
 
-#include "err.h"
-#include "retry.h"
+#include "base/err.h"
+#include "base/retry.h"
 
 struct verdict_case {
 	int transport;

@@ -2,8 +2,8 @@
  * credential checks at open time (no network needed). */
 #include "testutil.h"
 
-#include "mem.h"
-#include "s3.h"
+#include "base/mem.h"
+#include "store/s3/s3.h"
 
 struct code_case {
 	long status;

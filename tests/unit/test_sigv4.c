@@ -3,8 +3,8 @@
  * reproduced byte for byte, plus URI-encoding edge cases. */
 #include "testutil.h"
 
-#include "mem.h"
-#include "sigv4.h"
+#include "base/mem.h"
+#include "store/s3/sigv4.h"
 
 #define AKID "AKIAIOSFODNN7EXAMPLE"
 #define SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

@@ -1,7 +1,7 @@
 #include "testutil.h"
 
-#include "mem.h"
-#include "snapshot.h"
+#include "base/mem.h"
+#include "engine/snapshot.h"
 
 /* ---- helpers to build manifests ---- */
 

@@ -2,7 +2,7 @@
 
 #include <sys/stat.h>
 
-#include "store.h"
+#include "store/store.h"
 
 static int count_key(const char *key, const struct nv_store_stat *st, void *ud)
 {

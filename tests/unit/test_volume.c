@@ -2,7 +2,7 @@
 
 #include <sys/stat.h>
 
-#include "volume.h"
+#include "engine/volume.h"
 
 Test(volume, probe_reports_usable_and_data)
 {

@@ -3,8 +3,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "snapshot.h"
-#include "walk.h"
+#include "engine/snapshot.h"
+#include "base/walk.h"
 
 Test(walk, order_types_and_skips)
 {

@@ -2,8 +2,8 @@
  * multipart answers, STS credentials, malformed input. */
 #include "testutil.h"
 
-#include "mem.h"
-#include "xml.h"
+#include "base/mem.h"
+#include "store/s3/xml.h"
 
 struct err_case {
 	char doc[600];
