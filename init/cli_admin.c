@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <zstd.h>
 
 #include "base/buf.h"
 #include "store/keys.h"
@@ -15,6 +14,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "engine/snapshot.h"
+#include "engine/verify.h"
 #include "store/store.h"
 
 struct keylist {
@@ -326,157 +326,16 @@ out:
 
 /* ---- verify ---- */
 
-struct vstate {
-	struct nv_store *s;
-	struct nv_blob_map at; /* sha256(pack id || offset) -> index into hashes */
-	unsigned char (*hashes)[NV_HASH_LEN];
-	size_t nhashes, hcap;
-	uint64_t packs, blobs, bytes, snapshots, problems;
-};
-
-static void problem(struct vstate *v, const char *what, const char *msg)
+static void verify_report(void *ud, enum nv_verify_kind kind, const char *object, const char *msg)
 {
 	struct nv_log_rec r;
 
-	v->problems++;
-	nv_log_begin(&r, NV_LOG_ERROR, "verify.problem");
-	nv_log_str(&r, "object", what);
-	nv_log_str(&r, "error", msg);
+	(void)ud;
+	nv_log_begin(&r, kind == NV_VERIFY_PROBLEM ? NV_LOG_ERROR : NV_LOG_WARN,
+		     kind == NV_VERIFY_PROBLEM ? "verify.problem" : "verify.note");
+	nv_log_str(&r, "object", object);
+	nv_log_str(&r, kind == NV_VERIFY_PROBLEM ? "error" : "note", msg);
 	nv_log_end(&r);
-}
-
-static void at_key(const unsigned char *pack, uint64_t off, unsigned char out[NV_HASH_LEN])
-{
-	unsigned char b[NV_HASH_LEN + 8];
-
-	memcpy(b, pack, NV_HASH_LEN);
-	memcpy(b + NV_HASH_LEN, &off, 8);
-	nv_sha256(b, sizeof(b), out);
-}
-
-static void verify_pack(struct vstate *v, const char *packkey, ZSTD_DCtx *dctx,
-			unsigned char *plain)
-{
-	struct nv_buf data = NV_BUF_INIT(1ull << 31), idx = NV_BUF_INIT(64u << 20),
-		      key = NV_BUF_INIT(4096);
-	struct nv_error e = NV_ERROR_INIT;
-	struct nv_idx_entry *ent = NULL;
-	unsigned char id[NV_HASH_LEN], sum[NV_HASH_LEN];
-	const char *name = strrchr(packkey, '/') + 1;
-	size_t n = 0, i;
-	int rc;
-
-	v->packs++;
-	if (nv_hex_decode(name, 64, id)) {
-		problem(v, packkey, "pack name is not a SHA-256");
-		goto out;
-	}
-	if (nv_store_get(v->s, packkey, &data, &e)) {
-		problem(v, packkey, e.msg);
-		goto out;
-	}
-	v->bytes += data.len;
-	nv_sha256(data.p, data.len, sum);
-	if (memcmp(sum, id, NV_HASH_LEN) || data.len < NV_MAGIC_LEN ||
-	    memcmp(data.p, NV_PACK_MAGIC, NV_MAGIC_LEN)) {
-		problem(v, packkey, "pack content does not match its name or magic");
-		goto out;
-	}
-	nv_buf_add(&key, packkey, strlen(packkey) - 5, NULL);
-	nv_buf_addstr(&key, ".idx", NULL);
-	rc = nv_store_get(v->s, key.p, &idx, &e);
-	if (rc == NV_ENOTFOUND) {
-		/* a sync killed between the pack and its index: no manifest
-		 * names this pack (indexes are stored before manifests), so it
-		 * is garbage, not damage; gc removes it. A snapshot that did name
-		 * it fails its own check below. */
-		struct nv_log_rec r;
-
-		nv_log_begin(&r, NV_LOG_WARN, "verify.unindexed_pack");
-		nv_log_str(&r, "object", packkey);
-		nv_log_str(&r, "note", "left by an interrupted sync; netvol gc removes it");
-		nv_log_end(&r);
-		goto out;
-	}
-	if (rc || nv_idx_decode(idx.p, idx.len, &ent, &n, &e)) {
-		problem(v, key.p, e.msg);
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		struct nv_blob_loc loc = {0, 0, 0, 0};
-		unsigned char ak[NV_HASH_LEN];
-		size_t got;
-
-		if (ent[i].off + ent[i].clen > data.len) {
-			problem(v, packkey, "index entry points past the end of the pack");
-			continue;
-		}
-		got = ZSTD_decompressDCtx(dctx, plain, NV_BLOB_SIZE, data.p + ent[i].off,
-					  ent[i].clen);
-		if (ZSTD_isError(got) || got != ent[i].ulen) {
-			problem(v, packkey, "a blob does not decompress to its length");
-			continue;
-		}
-		nv_sha256(plain, got, sum);
-		if (memcmp(sum, ent[i].hash, NV_HASH_LEN)) {
-			problem(v, packkey, "a blob does not match its hash");
-			continue;
-		}
-		v->blobs++;
-		if (NV_GROW(v->hashes, v->nhashes, v->hcap, 1024)) {
-			problem(v, packkey, "out of memory");
-			break;
-		}
-		memcpy(v->hashes[v->nhashes], ent[i].hash, NV_HASH_LEN);
-		loc.off = v->nhashes++;
-		loc.clen = ent[i].clen;
-		loc.ulen = ent[i].ulen;
-		at_key(id, ent[i].off, ak);
-		nv_blob_map_put(&v->at, ak, &loc, NULL, NULL);
-	}
-out:
-	nv_free(ent);
-	nv_buf_release(&data);
-	nv_buf_release(&idx);
-	nv_buf_release(&key);
-}
-
-static void verify_snapshot(struct vstate *v, const char *snapkey)
-{
-	struct nv_buf prefix = NV_BUF_INIT(4096);
-	struct nv_error e = NV_ERROR_INIT;
-	struct nv_manifest m;
-	unsigned char id[NV_HASH_LEN];
-	const char *name = strrchr(snapkey, '/') + 1;
-	size_t i;
-
-	nv_manifest_init(&m);
-	v->snapshots++;
-	nv_buf_add(&prefix, snapkey, (size_t)(name - snapkey) - strlen("snapshots/"), NULL);
-	if (strlen(name) != 64 || nv_hex_decode(name, 64, id)) {
-		problem(v, snapkey, "snapshot name is not a SHA-256");
-		goto out;
-	}
-	if (nv_engine_read_manifest(v->s, prefix.p, id, &m, &e)) {
-		problem(v, snapkey, e.msg);
-		goto out;
-	}
-	for (i = 0; i < m.nchunks; i++) {
-		const struct nv_chunk *c = &m.chunks[i];
-		unsigned char ak[NV_HASH_LEN];
-		const struct nv_blob_loc *l;
-
-		at_key(m.packs[c->pack], c->off, ak);
-		l = nv_blob_map_get(&v->at, ak);
-		if (!l || l->clen != c->clen || l->ulen != c->ulen ||
-		    memcmp(v->hashes[l->off], c->hash, NV_HASH_LEN)) {
-			problem(v, snapkey, "a file's blob is missing or differs from the pack's");
-			break;
-		}
-	}
-out:
-	nv_manifest_release(&m);
-	nv_buf_release(&prefix);
 }
 
 static const char verify_usage[] =
@@ -489,13 +348,10 @@ int nv_cli_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {WHO_OPTS, {"help", no_argument, NULL, 'h'}, {0}};
 	struct nv_config cfg;
-	struct vstate v;
-	struct keylist l = {0};
+	struct nv_store *s = NULL;
+	struct nv_verify_result v;
 	struct nv_error e = NV_ERROR_INIT;
 	struct who w = {NULL, false};
-	ZSTD_DCtx *dctx = NULL;
-	unsigned char *plain = NULL;
-	size_t i, pl;
 	int c, ex;
 
 	memset(&v, 0, sizeof(v));
@@ -517,43 +373,12 @@ int nv_cli_verify(int argc, char **argv)
 		fputs(verify_usage, stderr);
 		return NV_EXIT_USAGE;
 	}
-	if ((ex = open_store(&cfg, &v.s, "verify", &w)))
+	if ((ex = open_store(&cfg, &s, "verify", &w)))
 		return ex;
-	nv_blob_map_init(&v.at);
-	dctx = ZSTD_createDCtx();
-	plain = nv_malloc(NV_BLOB_SIZE);
-	if (!dctx || !plain || nv_store_list(v.s, "", collect, &l, &e)) {
-		if (!e.code)
-			nv_error_set(&e, NV_ENOMEM, "out of memory");
+	if (nv_verify_store(s, w.all, verify_report, NULL, &v, &e)) {
 		nv_cli_log_error("verify.failed", NULL, &e);
 		ex = NV_EXIT_FAILED;
 		goto out;
-	}
-	if (l.n)
-		qsort(l.k, l.n, sizeof(*l.k), cmp_str);
-	for (i = 0; i < l.n; i++)
-		if (below_user(&w, l.k[i]) &&
-		    nv_keys_classify(below_user(&w, l.k[i]), &pl, NULL) == NV_KEY_PACK)
-			verify_pack(&v, l.k[i], dctx, plain);
-	for (i = 0; i < l.n; i++)
-		if (below_user(&w, l.k[i]) &&
-		    nv_keys_classify(below_user(&w, l.k[i]), &pl, NULL) == NV_KEY_SNAPSHOT)
-			verify_snapshot(&v, l.k[i]);
-	for (i = 0; i < l.n; i++) {
-		unsigned char id[NV_HASH_LEN];
-		struct nv_buf prefix = NV_BUF_INIT(4096);
-		struct nv_manifest m;
-
-		if (!below_user(&w, l.k[i]) ||
-		    nv_keys_classify(below_user(&w, l.k[i]), &pl, NULL) != NV_KEY_HEAD)
-			continue;
-		nv_manifest_init(&m);
-		nv_buf_add(&prefix, l.k[i], strlen(l.k[i]) - 4, NULL);
-		if (nv_engine_read_head(v.s, prefix.p, id, &e) ||
-		    nv_engine_read_manifest(v.s, prefix.p, id, &m, &e))
-			problem(&v, l.k[i], e.msg);
-		nv_manifest_release(&m);
-		nv_buf_release(&prefix);
 	}
 	printf("verify: %llu packs (%llu bytes), %llu blobs, %llu snapshots checked; %llu "
 	       "problems\n",
@@ -562,12 +387,7 @@ int nv_cli_verify(int argc, char **argv)
 	       (unsigned long long)v.problems);
 	ex = v.problems ? NV_EXIT_FAILED : NV_EXIT_OK;
 out:
-	ZSTD_freeDCtx(dctx);
-	nv_free(plain);
-	nv_free(v.hashes);
-	nv_blob_map_release(&v.at);
-	keylist_free(&l);
-	nv_store_close(v.s);
+	nv_store_close(s);
 	nv_config_release(&cfg);
 	return ex;
 }

@@ -21,6 +21,7 @@
 #include <zstd.h>
 
 #include "base/fs.h"
+#include "engine/pack.h"
 #include "store/keys.h"
 #include "base/log.h"
 #include "base/mem.h"
@@ -307,7 +308,6 @@ static int do_range(struct rctx *c, const struct range *r, struct nv_buf *buf, u
 	for (i = 0; i < r->n; i++) {
 		const struct piece *p = &c->pieces[r->first + i];
 		const struct nv_chunk *ch = &c->m->chunks[p->chunk];
-		unsigned char sum[NV_HASH_LEN];
 		size_t n;
 
 		/* every worker starts its range at once: check the deadline per
@@ -317,23 +317,14 @@ static int do_range(struct rctx *c, const struct range *r, struct nv_buf *buf, u
 					  "deadline reached while restoring '%s'", c->o->ds->path);
 			goto out;
 		}
-		n = ZSTD_decompressDCtx(dctx, plain, NV_BLOB_SIZE, buf->p + (ch->off - r->off),
-					ch->clen);
-		if (ZSTD_isError(n) || n != ch->ulen) {
-			rc = nv_error_set(
-			    err, NV_ECORRUPT, "blob at %llu in pack '%s' (for '%s') is corrupt: %s",
-			    (unsigned long long)ch->off, key.p, c->m->entries[p->entry].path,
-			    ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong length");
+		if ((rc = nv_pack_blob_decode(dctx, buf->p + (ch->off - r->off), ch->clen, ch->ulen,
+					      ch->hash, plain, err))) {
+			nv_error_prefix(err, "blob at %llu in pack '%s' (for '%s')",
+					(unsigned long long)ch->off, key.p,
+					c->m->entries[p->entry].path);
 			goto out;
 		}
-		nv_sha256(plain, n, sum);
-		if (memcmp(sum, ch->hash, NV_HASH_LEN)) {
-			rc = nv_error_set(
-			    err, NV_ECORRUPT,
-			    "blob at %llu in pack '%s' (for '%s') does not match its hash",
-			    (unsigned long long)ch->off, key.p, c->m->entries[p->entry].path);
-			goto out;
-		}
+		n = ch->ulen;
 		if ((rc = write_piece(c, p, plain, n, err)))
 			goto out;
 		atomic_fetch_add(&c->bytes, n);
