@@ -334,12 +334,11 @@ static int check_store_url(struct loader *l, const char *u, const char *var)
 		if (u[7] != '/')
 			return nv_error_set(
 			    l->err, NV_ECONFIG,
-			    "NETVOL_STORE='%s': a file store needs an absolute path (file:///path)",
-			    u);
+			    "%s='%s': a file store needs an absolute path (file:///path)", var, u);
 		return NV_OK;
 	}
-	return nv_error_set(l->err, NV_ECONFIG,
-			    "NETVOL_STORE='%s': want s3://bucket/prefix or file:///path", u);
+	return nv_error_set(l->err, NV_ECONFIG, "%s='%s': want s3://bucket/prefix or file:///path",
+			    var, u);
 }
 
 /* NETVOL_LEGACY and NETVOL_LEGACY_STORE: where the shell scripts' objects

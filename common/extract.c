@@ -248,6 +248,13 @@ bool nv_extract_link_inside(const char *rel, const char *target)
 
 /* ---- extraction ---- */
 
+static const char *aerr(struct archive *a)
+{
+	const char *m = archive_error_string(a);
+
+	return m ? m : "damaged data";
+}
+
 struct xctx {
 	const struct nv_extract_src *src;
 	const struct nv_extract_map *map;
@@ -261,6 +268,8 @@ struct xctx {
 static int fail(struct xctx *x, struct nv_error *err, enum nv_code code, const char *member,
 		const char *why)
 {
+	if (!why)
+		why = "damaged data";
 	return nv_error_set(err, code, "legacy object '%s': member '%s': %s", x->src->name, member,
 			    why);
 }
@@ -340,7 +349,7 @@ static int write_file(struct archive *a, struct xctx *x, struct archive_entry *e
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-			rc = fail(x, err, NV_ECORRUPT, raw, archive_error_string(a));
+			rc = fail(x, err, NV_ECORRUPT, raw, aerr(a));
 			goto out;
 		}
 		if (off < 0 || (uint64_t)off + len > NV_EXTRACT_MEMBER_MAX ||
@@ -446,13 +455,13 @@ static int make_hardlink(struct xctx *x, const char *target_raw, const char *raw
 
 	if ((rc = nv_buf_addstr(&rel, x->rel.p, err)))
 		goto out;
-	rc = map_path(x, target_raw, err);
-	if (rc == 1) {
-		rc = fail(x, err, NV_EUNSAFE, raw, "hardlink to a member outside the target");
+	rc = map_path(x, target_raw, &e);
+	if (rc) {
+		nv_buf_reset(&x->link);
+		nv_buf_addf(&x->link, NULL, "hardlink to '%s', outside the target", target_raw);
+		rc = fail(x, err, NV_EUNSAFE, raw, x->link.p);
 		goto out;
 	}
-	if (rc)
-		goto out;
 	if ((rc = open_parent(x, x->rel.p, 0, &sfd, &sbase, &e)) ||
 	    (rc = open_parent(x, rel.p, 1, &dfd, &dbase, &e))) {
 		rc = fail(x, err, rc, raw, e.msg);
@@ -568,7 +577,7 @@ int nv_extract_run(const struct nv_extract_src *src, enum nv_extract_fmt fmt,
 		rc = r.rc ? nv_error_set(err, r.rc, "legacy object '%s': %s", src->name, r.err.msg)
 			  : nv_error_set(err, NV_ECORRUPT, "legacy object '%s' is not a %s: %s",
 					 src->name, fmt == NV_EXTRACT_TARGZ ? "tar.gz" : "zip",
-					 archive_error_string(a));
+					 aerr(a));
 		goto out;
 	}
 	while ((ar = archive_read_next_header(a, &ent)) != ARCHIVE_EOF) {
@@ -577,7 +586,7 @@ int nv_extract_run(const struct nv_extract_src *src, enum nv_extract_fmt fmt,
 						 r.err.msg)
 				  : nv_error_set(err, NV_ECORRUPT,
 						 "legacy object '%s' is damaged: %s", src->name,
-						 archive_error_string(a));
+						 aerr(a));
 			goto out;
 		}
 		if ((rc = one_entry(a, &x, ent, err))) {

@@ -398,7 +398,7 @@ static int restore_legacy(struct run *r, const struct nv_dataset *ds, const char
 	nv_log_u64(&lr, "stale_chunks", res.stale);
 	nv_log_u64(&lr, "files", res.files);
 	nv_log_u64(&lr, "bytes", res.bytes);
-	nv_log_u64(&lr, "bytes_fetched", res.bytes_fetched);
+	nv_log_u64(&lr, r->dry_run ? "bytes_to_read" : "bytes_fetched", res.bytes_fetched);
 	nv_log_u64(&lr, "skipped_members", res.skipped);
 	nv_log_bool(&lr, "used_nv", false);
 	nv_log_i64(&lr, "duration_ms", nv_now_ms() - t0);

@@ -68,6 +68,8 @@ def tar_bytes(members, dotslash=False):
         for name, v in members:
             parts = name.split("/")
             for i in range(1, len(parts)):
+                if parts[i - 1] in ("", ".", ".."):
+                    break  # hostile names: no folder entries for them
                 d = "/".join(parts[:i])
                 if d not in dirs:
                     dirs.add(d)

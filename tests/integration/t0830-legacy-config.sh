@@ -1,0 +1,34 @@
+#!/bin/sh
+# NETVOL_LEGACY=off, no POD_USER_NAME, bad values, a folder with data.
+. "$(dirname "$0")/lib.sh"
+
+export NETVOL_LEGACY_STORE="$(nv_legacy_store good)" POD_ID=pod-a1 NETVOL_DATASETS=.comfyui
+export NETVOL_STORE="$(nv_store_url cfg)" POD_USER_NAME=alice
+assert_exit 0 env NETVOL_LEGACY=off NETWORK_VOLUME="$T/a" "$NETVOL" restore
+assert_contains "$OUT" 'event=legacy enabled=false reason="NETVOL_LEGACY=off"'
+assert_contains "$OUT" "result=fresh_empty"
+assert_exit 0 env -u POD_USER_NAME NETWORK_VOLUME="$T/b" "$NETVOL" restore
+assert_contains "$OUT" 'event=legacy enabled=false reason="POD_USER_NAME is not set"'
+assert_contains "$OUT" "result=fresh_empty"
+assert_exit 0 env -u NETVOL_LEGACY_STORE NETWORK_VOLUME="$T/c" "$NETVOL" restore
+assert_contains "$OUT" 'reason="no NETVOL_LEGACY_STORE or AWS_BUCKET_NAME"'
+assert_exit 2 env NETVOL_LEGACY=maybe NETWORK_VOLUME="$T/d" "$NETVOL" restore
+assert_contains "$OUT" "NETVOL_LEGACY='maybe'"
+assert_exit 2 env NETVOL_LEGACY_STORE=ftp://x NETWORK_VOLUME="$T/d" "$NETVOL" restore
+assert_contains "$OUT" "NETVOL_LEGACY_STORE"
+# explicit auto, and a folder that already holds data is kept as it is
+mkdir -p "$T/e/.comfyui" && echo mine >"$T/e/.comfyui/mine"
+assert_exit 0 env NETVOL_LEGACY=auto NETWORK_VOLUME="$T/e" "$NETVOL" restore
+assert_contains "$OUT" "result=kept_local_data"
+assert_not_contains "$OUT" "legacy_object"
+assert_eq "$(ls -A "$T/e/.comfyui")" "mine" "local data"
+# an empty folder is filled
+mkdir -p "$T/f/.comfyui"
+assert_exit 0 env NETWORK_VOLUME="$T/f" "$NETVOL" restore
+assert_contains "$OUT" "source=legacy"
+legacy_check alice .comfyui "$T/f/.comfyui"
+# --snapshot never falls back to legacy data
+assert_exit 1 env NETWORK_VOLUME="$T/g" "$NETVOL" restore --snapshot "$(printf '%064d' 0)" .comfyui
+assert_contains "$OUT" "event=legacy enabled=false reason=--snapshot"
+assert_not_contains "$OUT" "legacy_object"
+echo ok
