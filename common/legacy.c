@@ -455,8 +455,11 @@ int nv_legacy_plan_sums(struct nv_legacy_plan *p, size_t i, const char *data, si
 		if (n < 66 || q[64] != ' ' || nv_hex_decode(q, 64, sum))
 			return nv_error_set(err, NV_ECORRUPT,
 					    "'%s': a line is not '<sha256> <name>'", sums->key);
+		/* one space as the scripts wrote it; sha256sum's "  " and " *" too */
 		name = q + 65;
 		nlen = n - 65;
+		while (nlen && (*name == ' ' || *name == '*'))
+			name++, nlen--;
 		for (j = 0; j < p->nobjs; j++) {
 			struct nv_legacy_obj *o = &p->objs[j];
 			const char *b = basename_of(o->key);
@@ -482,6 +485,16 @@ int nv_legacy_plan_sums(struct nv_legacy_plan *p, size_t i, const char *data, si
 		if (!nl)
 			break;
 		q = nl + 1;
+	}
+	{
+		size_t listed = 0;
+
+		for (j = 0; j < p->nobjs; j++)
+			listed += p->objs[j].chunk && !p->objs[j].skip &&
+				  same_dir(p->objs[j].key, sums->key);
+		if (!listed)
+			return nv_error_set(err, NV_ECORRUPT, "'%s' lists none of the chunks",
+					    sums->key);
 	}
 	for (j = 0; j < p->nobjs; j++) {
 		struct nv_legacy_obj *o = &p->objs[j];
