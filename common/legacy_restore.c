@@ -600,6 +600,10 @@ int nv_legacy_restore(const struct nv_legacy_opts *o, struct nv_legacy_result *r
 	    (rc = run_phase(&c, true, err)) || (rc = run_phase(&c, false, err)))
 		goto out;
 	fix_venvs(&c);
+	if (fchmod(c.stage.fd, 0755) < 0) {
+		rc = nv_error_sys(err, NV_EIO, errno, "cannot set the mode of '%s'", o->path);
+		goto out;
+	}
 	rc = nv_volume_stage_publish(&c.stage, o->path, err);
 	if (rc == NV_EEXISTS) {
 		res->kept_local = true;

@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "fs.h"
+#include "log.h"
 #include "mem.h"
 #include "progress.h"
 #include "hash.h"
@@ -595,8 +596,6 @@ int nv_volume_stage_publish(struct nv_volume_stage *st, const char *what, struct
 {
 	struct stat sb;
 
-	if (fchmodat(st->parentfd, st->name, 0755, 0) < 0)
-		return nv_error_sys(err, NV_EIO, errno, "cannot set the mode of '%s'", what);
 	if (fstatat(st->parentfd, st->target, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISLNK(sb.st_mode)) {
 		if (renameat2(st->parentfd, st->name, st->parentfd, st->target, RENAME_EXCHANGE) <
@@ -617,9 +616,17 @@ int nv_volume_stage_publish(struct nv_volume_stage *st, const char *what, struct
 
 void nv_volume_stage_release(struct nv_volume_stage *st)
 {
+	struct nv_error e = NV_ERROR_INIT;
+
 	nv_fs_close(&st->fd);
-	if (st->live && st->parentfd >= 0)
-		nv_fs_rmtree_at(st->parentfd, st->name, NULL);
+	if (st->live && st->parentfd >= 0 && nv_fs_rmtree_at(st->parentfd, st->name, &e)) {
+		struct nv_log_rec r;
+
+		nv_log_begin(&r, NV_LOG_WARN, "restore.cleanup_failed");
+		nv_log_str(&r, "path", st->name);
+		nv_log_str(&r, "error", e.msg);
+		nv_log_end(&r);
+	}
 	st->live = false;
 	nv_fs_close(&st->parentfd);
 }
