@@ -455,9 +455,12 @@ def seeds(out):
         "zip-plain": zip_bytes(prefixed("", comfy_tree("z"))),
         "zip-symlink": zip_bytes([("l", ("l", "/etc")), ("ok", ("f", b"ok", 0o644))]),
     }
+    # fuzz_legacy's first byte: bit 0 zip, bit 1 keep .comfyui/ only,
+    # bit 2 below v/ with the python-link hook, bit 3 a checksum to fail
     for name, data in items.items():
-        with open(os.path.join(out, name), "wb") as f:
-            f.write(data)
+        for opt in (0, 2, 4, 8):
+            with open(os.path.join(out, "%s-%d" % (name, opt)), "wb") as f:
+                f.write(bytes([opt | (1 if name.startswith("zip") else 0)]) + data)
 
 
 if __name__ == "__main__":
