@@ -20,6 +20,7 @@
 
 #include "fs.h"
 #include "mem.h"
+#include "progress.h"
 
 #define PATH_CAP 4096
 
@@ -94,6 +95,11 @@ static int load(struct reader *r, uint64_t pos)
 {
 	struct piece tmp;
 
+	if (r->src->deadline_ms && nv_now_ms() >= r->src->deadline_ms) {
+		nv_error_set(&r->err, NV_EDEADLINE, "deadline reached while reading '%s'",
+			     r->src->name);
+		return r->rc = NV_EDEADLINE;
+	}
 	if (r->pending && r->next.off == pos) {
 		prefetch_wait(r);
 		if (r->next.rc) {

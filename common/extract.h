@@ -43,7 +43,8 @@ struct nv_extract_src {
 	void *ud;
 	uint64_t size;
 	const char *name;
-	size_t piece; /* bytes per read; 0 = NV_EXTRACT_PIECE */
+	size_t piece;	     /* bytes per read; 0 = NV_EXTRACT_PIECE */
+	int64_t deadline_ms; /* absolute nv_now_ms(); 0 = none: NV_EDEADLINE past it */
 };
 
 /* An object of the store as a source (ud is the store; key and size set by

@@ -330,6 +330,7 @@ static int do_obj(struct lctx *c, const struct nv_legacy_obj *obj, struct nv_err
 		};
 
 		nv_extract_store_src_init(&src, c->o->store, obj->key, obj->size);
+		src.src.deadline_ms = c->o->deadline_ms;
 		rc = nv_extract_run(&src.src,
 				    obj->kind == NV_LEGACY_ZIP ? NV_EXTRACT_ZIP : NV_EXTRACT_TARGZ,
 				    &map, c->stage.fd, &st, err);

@@ -27,6 +27,11 @@ mkdir -p "$T/f/.comfyui"
 assert_exit 0 env NETWORK_VOLUME="$T/f" "$NETVOL" restore
 assert_contains "$OUT" "source=legacy"
 legacy_check alice .comfyui "$T/f/.comfyui"
+# NETVOL_DEADLINE stops a legacy restore cleanly: nothing visible
+assert_exit 1 env NETVOL_DEADLINE=1ms NETWORK_VOLUME="$T/h" "$NETVOL" restore
+assert_contains "$OUT" "code=DEADLINE"
+[ ! -e "$T/h/.comfyui" ] || fail "a folder after the deadline"
+ls -A "$T/h" | grep -q '^\.netvol-stage' && fail "staging left after the deadline"
 # --snapshot never falls back to legacy data
 assert_exit 1 env NETWORK_VOLUME="$T/g" "$NETVOL" restore --snapshot "$(printf '%064d' 0)" .comfyui
 assert_contains "$OUT" "event=legacy enabled=false reason=--snapshot"
