@@ -473,6 +473,19 @@ static int make_hardlink(struct xctx *x, const char *target_raw, const char *raw
 		rc = fail(x, err, rc, raw, e.msg);
 		goto out;
 	}
+	{
+		/* a link to a symlink would be that symlink at another depth,
+		 * where its target was never checked: regular files only */
+		struct stat sb;
+
+		if (fstatat(sfd, sbase, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode)) {
+			nv_buf_reset(&x->link);
+			nv_buf_addf(&x->link, NULL, "hardlink to '%s', not a file extracted before",
+				    target_raw);
+			rc = fail(x, err, NV_EUNSAFE, raw, x->link.p);
+			goto out;
+		}
+	}
 	if (linkat(sfd, sbase, dfd, dbase, 0) < 0) {
 		rc = nv_error_sys(err, NV_EIO, errno,
 				  "legacy object '%s': member '%s': cannot link to '%s'",

@@ -394,6 +394,9 @@ def hostile(out):
     case("h-hardlink-out", ".comfyui", "_comfyui.tar.gz hardlink",
          "shared/_comfyui.tar.gz",
          tar_bytes([("other/secret", ("f", b"s", 0o644))] + ok + [(".comfyui/s", ("h", "other/secret"))]))
+    case("h-hardlink-symlink", ".comfyui", "_comfyui.tar.gz .comfyui/top",
+         "shared/_comfyui.tar.gz",
+         tar_bytes(ok + [(".comfyui/a/b/l", ("l", "../../good.txt")), (".comfyui/top", ("h", ".comfyui/a/b/l"))]))
     case("h-device", ".comfyui", "_comfyui.tar.gz device", "shared/_comfyui.tar.gz", special(tarfile.CHRTYPE))
     case("h-fifo", ".comfyui", "_comfyui.tar.gz fifo", "shared/_comfyui.tar.gz", special(tarfile.FIFOTYPE))
     case("h-huge", ".comfyui", "_comfyui.tar.gz absurd", "shared/_comfyui.tar.gz", huge())
