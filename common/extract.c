@@ -280,7 +280,8 @@ static int fail(struct xctx *x, struct nv_error *err, enum nv_code code, const c
 			    why);
 }
 
-/* Member path -> path below the staging folder in x->rel; 1 = not kept. */
+/* Member path -> path below the staging folder in x->rel; 1 = not kept,
+ * 2 = excluded. */
 static int map_path(struct xctx *x, const char *raw, struct nv_error *err)
 {
 	struct nv_error e = NV_ERROR_INIT;
@@ -296,6 +297,14 @@ static int map_path(struct xctx *x, const char *raw, struct nv_error *err)
 	}
 	if (x->member.len == sl)
 		return 1; /* the root */
+	if (x->map->exclude) {
+		const char *rest = x->member.p + sl;
+		size_t el = strlen(x->map->exclude);
+
+		if (!strncmp(rest, x->map->exclude, el) ||
+		    (strlen(rest) + 1 == el && !strncmp(rest, x->map->exclude, el - 1)))
+			return 2;
+	}
 	if (!x->first_done && x->map->first) {
 		x->first_done = true;
 		if (x->map->first(x->map->ud, x->member.p + sl, &x->dest, &e))
@@ -513,8 +522,11 @@ static int one_entry(struct archive *a, struct xctx *x, struct archive_entry *en
 		return nv_error_set(err, NV_ECORRUPT, "legacy object '%s': a member without a name",
 				    x->src->name);
 	rc = map_path(x, raw, err);
-	if (rc == 1) {
-		x->st->skipped++;
+	if (rc == 1 || rc == 2) {
+		if (rc == 1)
+			x->st->skipped++;
+		else
+			x->st->excluded++;
 		return NV_OK;
 	}
 	if (rc)

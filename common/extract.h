@@ -73,10 +73,13 @@ struct nv_extract_map {
 	void (*pylink)(void *ud, const char *rel, const char *target);
 	void *ud;
 	const unsigned char *sum; /* expected SHA-256 of the object, NULL = none */
+	/* members (after strip) below this folder ("aws/") are not written but
+	 * counted in excluded; NULL = none */
+	const char *exclude;
 };
 
 struct nv_extract_stats {
-	uint64_t files, dirs, symlinks, hardlinks, skipped;
+	uint64_t files, dirs, symlinks, hardlinks, skipped, excluded;
 	uint64_t bytes;	  /* plain bytes written */
 	uint64_t fetched; /* bytes read from the source */
 	uint64_t requests;

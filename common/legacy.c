@@ -18,34 +18,35 @@ struct source {
 	const char *base;   /* where the object's root goes, relative to NV */
 	const char *covers; /* the datasets it can hold: this and below ("" = all) */
 	unsigned flags;
-	const char *name; /* for logs */
+	const char *name;    /* for logs */
+	const char *exclude; /* below the dataset, not restored */
 };
 
 /* In LEGACY.md's order: the first that has objects for a dataset wins. */
 static const struct source sources[] = {
-    {"shared/venv_chunks/", S_MULTI, "venv", "venv", 0, "venv_chunks"},
-    {"shared/venv_chunks/", S_SINGLE, "venv/comfyui", "venv", 0, "venv_chunks_single"},
-    {"shared/venv.tar.gz", S_TAR, "", "venv", 0, "venv.tar.gz"},
-    {"shared/venv/", S_LOOSE, "venv", "venv", 0, "loose"},
-    {"shared/venv.zip", S_ZIP, "venv", "venv", 0, "venv.zip"},
-    {"shared/_comfyui.tar.gz", S_TAR, "", ".comfyui", 0, "_comfyui.tar.gz"},
-    {"shared/.comfyui.tar.gz", S_TAR, "", ".comfyui", 0, ".comfyui.tar.gz"},
-    {"shared/.comfyui/", S_LOOSE, ".comfyui", ".comfyui", 0, "loose"},
-    {"shared/.comfyui.zip", S_ZIP, ".comfyui", ".comfyui", 0, ".comfyui.zip"},
-    {"shared/_cache.tar.gz", S_TAR, "", ".cache", 0, "_cache.tar.gz"},
+    {"shared/venv_chunks/", S_MULTI, "venv", "venv", 0, "venv_chunks", NULL},
+    {"shared/venv_chunks/", S_SINGLE, "venv/comfyui", "venv", 0, "venv_chunks_single", NULL},
+    {"shared/venv.tar.gz", S_TAR, "", "venv", 0, "venv.tar.gz", NULL},
+    {"shared/venv/", S_LOOSE, "venv", "venv", 0, "loose", NULL},
+    {"shared/venv.zip", S_ZIP, "venv", "venv", 0, "venv.zip", NULL},
+    {"shared/_comfyui.tar.gz", S_TAR, "", ".comfyui", 0, "_comfyui.tar.gz", NULL},
+    {"shared/.comfyui.tar.gz", S_TAR, "", ".comfyui", 0, ".comfyui.tar.gz", NULL},
+    {"shared/.comfyui/", S_LOOSE, ".comfyui", ".comfyui", 0, "loose", NULL},
+    {"shared/.comfyui.zip", S_ZIP, ".comfyui", ".comfyui", 0, ".comfyui.zip", NULL},
+    {"shared/_cache.tar.gz", S_TAR, "", ".cache", 0, "_cache.tar.gz", "aws/"},
     {"ComfyUI/shared/custom_nodes.tar.gz", S_TAR, "ComfyUI", "ComfyUI/custom_nodes", 0,
-     "custom_nodes.tar.gz"},
+     "custom_nodes.tar.gz", NULL},
     {"shared/custom_nodes.tar.gz", S_TAR, "ComfyUI", "ComfyUI/custom_nodes", 0,
-     "shared/custom_nodes.tar.gz"},
+     "shared/custom_nodes.tar.gz", NULL},
     {"ComfyUI/shared/custom_nodes/", S_LOOSE, "ComfyUI/custom_nodes", "ComfyUI/custom_nodes", 0,
-     "loose"},
+     "loose", NULL},
     {"ComfyUI/shared/custom_nodes.zip", S_ZIP, "ComfyUI/custom_nodes", "ComfyUI/custom_nodes", 0,
-     "custom_nodes.zip"},
+     "custom_nodes.zip", NULL},
     {"comfyui_pod_specific_data.tar.gz", S_TAR, "ComfyUI", "ComfyUI", POD,
-     "comfyui_pod_specific_data.tar.gz"},
-    {"ComfyUI/", S_LOOSE, "ComfyUI", "ComfyUI", POD, "loose"},
+     "comfyui_pod_specific_data.tar.gz", NULL},
+    {"ComfyUI/", S_LOOSE, "ComfyUI", "ComfyUI", POD, "loose", NULL},
     {"other_pod_specific_data.tar.gz", S_TAR, "", "", POD | NOT_COMFYUI,
-     "other_pod_specific_data.tar.gz"},
+     "other_pod_specific_data.tar.gz", NULL},
 };
 #define NSOURCES (sizeof(sources) / sizeof(sources[0]))
 
@@ -322,11 +323,19 @@ static int plan_source(const struct source *s, const struct nv_dataset *ds, cons
 			rc = NV_OK;
 			goto out;
 		}
-		for (i = 0; !rc && i < nkeys; i++)
-			if (!strcmp(keys[i].key, key.p))
-				rc = add_obj(p, key.p, keys[i].size,
-					     s->type == S_TAR ? NV_LEGACY_TAR : NV_LEGACY_ZIP,
-					     strip.p, dest.p, NULL, NULL, err);
+		for (i = 0; !rc && i < nkeys; i++) {
+			struct nv_legacy_obj *o = NULL;
+
+			if (strcmp(keys[i].key, key.p))
+				continue;
+			rc = add_obj(p, key.p, keys[i].size,
+				     s->type == S_TAR ? NV_LEGACY_TAR : NV_LEGACY_ZIP, strip.p,
+				     dest.p, NULL, &o, err);
+			/* the exclusion is relative to the dataset; only for the
+			 * dataset the source covers exactly */
+			if (!rc && s->exclude && !strcmp(ds->path, s->covers))
+				o->exclude = s->exclude;
+		}
 		goto out;
 	}
 	for (i = 0; i < nkeys; i++) {

@@ -13,7 +13,8 @@
  *                 > shared/venv.tar.gz > loose shared/venv/ > shared/venv.zip
  *   .comfyui      shared/_comfyui.tar.gz > shared/.comfyui.tar.gz
  *                 > loose shared/.comfyui/ > shared/.comfyui.zip
- *   .cache        shared/_cache.tar.gz
+ *   .cache        shared/_cache.tar.gz, without .cache/aws/ (the AWS CLI's config
+ *                 and credentials: store credentials never reach ComfyUI)
  *   ComfyUI/custom_nodes
  *                 ComfyUI/shared/custom_nodes.tar.gz > shared/custom_nodes.tar.gz
  *                 > loose ComfyUI/shared/custom_nodes/ > ComfyUI/shared/custom_nodes.zip
@@ -64,6 +65,9 @@ struct nv_legacy_obj {
 	bool skip;   /* stale chunk, not extracted */
 	bool has_sum;
 	unsigned char sum[NV_HASH_LEN];
+	/* members below this folder of the dataset are not restored (static
+	 * string): the AWS CLI's credentials in .cache/aws/ (DESIGN rule 6) */
+	const char *exclude;
 };
 
 struct nv_legacy_plan {

@@ -327,6 +327,7 @@ static int do_obj(struct lctx *c, const struct nv_legacy_obj *obj, struct nv_err
 		    .pylink = on_pylink,
 		    .ud = &j,
 		    .sum = obj->has_sum ? obj->sum : NULL,
+		    .exclude = obj->exclude,
 		};
 
 		nv_extract_store_src_init(&src, c->o->store, obj->key, obj->size);
@@ -341,6 +342,7 @@ static int do_obj(struct lctx *c, const struct nv_legacy_obj *obj, struct nv_err
 	c->st.symlinks += st.symlinks;
 	c->st.hardlinks += st.hardlinks;
 	c->st.skipped += st.skipped;
+	c->st.excluded += st.excluded;
 	c->st.bytes += st.bytes;
 	c->st.fetched += st.fetched;
 	c->st.requests += st.requests;
@@ -355,6 +357,16 @@ static int do_obj(struct lctx *c, const struct nv_legacy_obj *obj, struct nv_err
 		nv_log_u64(&r, "skipped_members", st.skipped);
 		nv_log_bool(&r, "checksum_verified", obj->has_sum);
 		nv_log_i64(&r, "duration_ms", nv_now_ms() - t0);
+		nv_log_end(&r);
+	}
+	if (!rc && st.excluded) {
+		nv_log_begin(&r, NV_LOG_WARN, "restore.legacy_excluded");
+		nv_log_str(&r, "dataset", c->o->ds->path);
+		nv_log_str(&r, "key", obj->key);
+		nv_log_str(&r, "folder", obj->exclude);
+		nv_log_u64(&r, "members", st.excluded);
+		nv_log_str(&r, "reason",
+			   "the AWS CLI's config and credentials are not handed to ComfyUI");
 		nv_log_end(&r);
 	}
 	return rc;

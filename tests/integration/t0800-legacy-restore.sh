@@ -35,6 +35,11 @@ while read -r user pod venvgen has; do
 		esac
 	done
 	ls -aR "$root" | grep -q '^\.netvol-stage' && fail "$user: staging left behind"
+	case $user in alice)
+		assert_contains "$OUT" "event=restore.legacy_excluded dataset=.cache key=shared/_cache.tar.gz folder=aws/ members=3"
+		[ ! -e "$root/.cache/aws" ] || fail "the AWS CLI's credentials were restored"
+		;;
+	esac
 	case $user in bob) assert_contains "$OUT" "legacy=venv_chunks_single objects=7 stale_chunks=2" ;; esac
 	case $user in erin) assert_contains "$OUT" "stale_chunks=1" ;; esac
 	# a second restore finds data and keeps it
