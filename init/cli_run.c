@@ -240,8 +240,13 @@ static int open_legacy(struct run *r)
 	struct nv_error e = NV_ERROR_INIT;
 	struct nv_log_rec lr;
 
-	if (r->cfg.legacy_root_url && !r->has_snapshot &&
-	    nv_store_open_url(r->cfg.legacy_root_url, &r->cfg, &r->legacy, &e)) {
+	const char *url = r->cfg.legacy_root_url;
+	struct stat st;
+
+	/* a file store would create its folder: a missing one is no data */
+	if (url && !strncmp(url, "file://", 7) && stat(url + 7, &st) < 0 && errno == ENOENT)
+		url = NULL;
+	if (url && !r->has_snapshot && nv_store_open_url(url, &r->cfg, &r->legacy, &e)) {
 		nv_cli_log_error("legacy.open_failed", NULL, &e);
 		return nv_cli_exit_for(e.code);
 	}
@@ -251,9 +256,10 @@ static int open_legacy(struct run *r)
 		nv_log_str(&lr, "root", r->legacy->url);
 	else
 		nv_log_str(&lr, "reason",
-			   r->has_snapshot     ? "--snapshot"
-			   : r->cfg.legacy_off ? r->cfg.legacy_off
-					       : "off");
+			   r->has_snapshot	    ? "--snapshot"
+			   : r->cfg.legacy_off	    ? r->cfg.legacy_off
+			   : r->cfg.legacy_root_url ? "the user has no legacy folder"
+						    : "off");
 	nv_log_end(&lr);
 	return NV_EXIT_OK;
 }

@@ -16,6 +16,13 @@ assert_exit 2 env NETVOL_LEGACY=maybe NETWORK_VOLUME="$T/d" "$NETVOL" restore
 assert_contains "$OUT" "NETVOL_LEGACY='maybe'"
 assert_exit 2 env NETVOL_LEGACY_STORE=ftp://x NETWORK_VOLUME="$T/d" "$NETVOL" restore
 assert_contains "$OUT" "NETVOL_LEGACY_STORE"
+# a user without a legacy folder: none is created
+assert_exit 0 env POD_USER_NAME=nobody-here NETWORK_VOLUME="$T/n" "$NETVOL" restore
+if [ "${NETVOL_TEST_S3:-0}" != 1 ]; then
+	assert_contains "$OUT" 'reason="the user has no legacy folder"'
+	[ ! -e "$T/legacy-good/store/nobody-here" ] || fail "a legacy folder was created"
+fi
+assert_contains "$OUT" "result=fresh_empty"
 # explicit auto, and a folder that already holds data is kept as it is
 mkdir -p "$T/e/.comfyui" && echo mine >"$T/e/.comfyui/mine"
 assert_exit 0 env NETVOL_LEGACY=auto NETWORK_VOLUME="$T/e" "$NETVOL" restore
