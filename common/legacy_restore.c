@@ -538,9 +538,18 @@ static void fix_venvs(struct lctx *c)
 		nv_fs_close(&fd);
 		return;
 	}
-	while ((de = readdir(dir)))
-		if (de->d_name[0] != '.' && de->d_type == DT_DIR)
+	while ((de = readdir(dir))) {
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		/* d_type may be DT_UNKNOWN (some file systems): ask */
+		if (de->d_type == DT_DIR ||
+		    (de->d_type == DT_UNKNOWN &&
+		     fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		     S_ISDIR(st.st_mode)))
 			fix_venv(c, de->d_name);
+	}
 	closedir(dir);
 }
 
