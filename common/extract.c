@@ -118,6 +118,8 @@ static int load(struct reader *r, uint64_t pos)
 	}
 	r->have_cur = true;
 	r->fetched += r->cur.buf.len;
+	if (r->src->progress)
+		nv_progress_add(r->src->progress, r->cur.buf.len);
 	r->requests++;
 	if (r->hashing && r->cur.off == r->hashed) {
 		nv_sha256_update(&r->h, r->cur.buf.p, r->cur.buf.len);

@@ -30,6 +30,7 @@
 #include "buf.h"
 #include "err.h"
 #include "hash.h"
+#include "progress.h"
 #include "store.h"
 
 #define NV_EXTRACT_MEMBER_MAX (64ull << 30) /* one member: 64 GiB */
@@ -43,8 +44,9 @@ struct nv_extract_src {
 	void *ud;
 	uint64_t size;
 	const char *name;
-	size_t piece;	     /* bytes per read; 0 = NV_EXTRACT_PIECE */
-	int64_t deadline_ms; /* absolute nv_now_ms(); 0 = none: NV_EDEADLINE past it */
+	size_t piece;		      /* bytes per read; 0 = NV_EXTRACT_PIECE */
+	int64_t deadline_ms;	      /* absolute nv_now_ms(); 0 = none: NV_EDEADLINE past it */
+	struct nv_progress *progress; /* bytes read are added to it; NULL = none */
 };
 
 /* An object of the store as a source (ud is the store; key and size set by

@@ -51,6 +51,7 @@ struct lctx {
 	struct nv_extract_stats st;
 	struct pylink *links;
 	size_t nlinks;
+	struct nv_progress progress; /* bytes read of the objects */
 };
 
 /* ---- find ---- */
@@ -286,6 +287,7 @@ static int put_file(struct lctx *c, const struct nv_legacy_obj *obj, struct nv_e
 			goto out;
 		}
 		off += len;
+		nv_progress_add(&c->progress, len);
 		st->fetched += len;
 		st->requests++;
 	}
@@ -332,6 +334,7 @@ static int do_obj(struct lctx *c, const struct nv_legacy_obj *obj, struct nv_err
 
 		nv_extract_store_src_init(&src, c->o->store, obj->key, obj->size);
 		src.src.deadline_ms = c->o->deadline_ms;
+		src.src.progress = &c->progress;
 		rc = nv_extract_run(&src.src,
 				    obj->kind == NV_LEGACY_ZIP ? NV_EXTRACT_ZIP : NV_EXTRACT_TARGZ,
 				    &map, c->stage.fd, &st, err);
@@ -618,6 +621,8 @@ int nv_legacy_restore(const struct nv_legacy_opts *o, struct nv_legacy_result *r
 		res->bytes_fetched = c.plan.bytes;
 		goto out;
 	}
+	nv_progress_start(&c.progress, "restore_legacy", o->ds->path, c.plan.bytes,
+			  (int)o->cfg->progress_interval_ms);
 	if ((rc = nv_volume_stage_begin(o->root, o->ds->path, 0, &c.stage, err)) ||
 	    (rc = run_phase(&c, true, err)) || (rc = run_phase(&c, false, err)))
 		goto out;
