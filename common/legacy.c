@@ -335,9 +335,21 @@ static int plan_source(const struct source *s, const struct nv_dataset *ds, cons
 			 * dataset the source covers exactly */
 			if (!rc && s->exclude && !strcmp(ds->path, s->covers))
 				o->exclude = s->exclude;
+			/* venv.tar.gz / venv.zip of one venv, not one folder per
+			 * venv: the first member tells (nv_legacy_member_is_venv_root) */
+			if (!rc && !strcmp(s->covers, "venv") && !strcmp(ds->path, "venv"))
+				o->one_venv_probe = true;
 		}
 		goto out;
 	}
+	/* loose shared/venv/ of one venv (pyvenv.cfg right below it): that is
+	 * venv/comfyui, as in the single-venv chunk folder */
+	bool one_venv = false;
+
+	if (s->type == S_LOOSE && !strcmp(s->covers, "venv") && !strcmp(ds->path, "venv"))
+		for (i = 0; i < nkeys; i++)
+			one_venv |= !strncmp(keys[i].key, key.p, kl) &&
+				    !strcmp(keys[i].key + kl, "pyvenv.cfg");
 	for (i = 0; i < nkeys; i++) {
 		const char *k = keys[i].key, *rest, *slash;
 
@@ -370,7 +382,8 @@ static int plan_source(const struct source *s, const struct nv_dataset *ds, cons
 			if (strip.len && (rl <= strip.len || strncmp(rest, strip.p, strip.len)))
 				continue;
 			nv_buf_reset(&file);
-			if ((rc = nv_buf_addf(&file, err, "%s%s", dest.p, rest + strip.len)) ||
+			if ((rc = nv_buf_addf(&file, err, "%s%s%s", one_venv ? "comfyui/" : "",
+					      dest.p, rest + strip.len)) ||
 			    (rc = add_obj(p, k, keys[i].size, NV_LEGACY_FILE, "", file.p, NULL,
 					  NULL, err)))
 				break;

@@ -11,6 +11,7 @@
  *   venv          shared/venv_chunks/<name>/ (one folder per venv)
  *                 > shared/venv_chunks/ (one venv, "comfyui")
  *                 > shared/venv.tar.gz > loose shared/venv/ > shared/venv.zip
+ *                 (one venv at their root, not a folder per venv: venv/comfyui)
  *   .comfyui      shared/_comfyui.tar.gz > shared/.comfyui.tar.gz
  *                 > loose shared/.comfyui/ > shared/.comfyui.zip
  *   .cache        shared/_cache.tar.gz, without .cache/aws/ (the AWS CLI's config
@@ -68,6 +69,10 @@ struct nv_legacy_obj {
 	/* members below this folder of the dataset are not restored (static
 	 * string): the AWS CLI's credentials in .cache/aws/ (DESIGN rule 6) */
 	const char *exclude;
+	/* venv.tar.gz/venv.zip: if the first member is a venv-root entry
+	 * (bin/, lib/, pyvenv.cfg...), the archive is one venv, restored as
+	 * venv/comfyui (older generations had NV/venv as the venv itself) */
+	bool one_venv_probe;
 };
 
 struct nv_legacy_plan {

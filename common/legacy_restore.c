@@ -222,6 +222,15 @@ static int chunk_first(void *ud, const char *member, struct nv_buf *dest, struct
 	return rc;
 }
 
+static int one_venv_first(void *ud, const char *member, struct nv_buf *dest, struct nv_error *err)
+{
+	(void)ud;
+	if (!nv_legacy_member_is_venv_root(member))
+		return NV_OK;
+	nv_buf_reset(dest);
+	return nv_buf_addstr(dest, "comfyui/", err);
+}
+
 static void on_pylink(void *ud, const char *rel, const char *target)
 {
 	struct job *j = ud;
@@ -325,7 +334,9 @@ static int do_obj(struct lctx *c, const struct nv_legacy_obj *obj, struct nv_err
 		struct nv_extract_map map = {
 		    .strip = obj->strip,
 		    .dest = obj->dest,
-		    .first = obj->chunk ? chunk_first : NULL,
+		    .first = obj->chunk		   ? chunk_first
+			     : obj->one_venv_probe ? one_venv_first
+						   : NULL,
 		    .pylink = on_pylink,
 		    .ud = &j,
 		    .sum = obj->has_sum ? obj->sum : NULL,

@@ -332,6 +332,9 @@ def good(out):
     for sub in ("user", "input", "output"):
         expect(out, u, "ComfyUI/" + sub, loose(p.sub(sub)))
 
+    for u, t in older_single_venv(store):
+        expect(out, u, "venv", t)
+
     # dave: the zip generation (one zip per folder, made from inside it).
     u = "dave"
     v = make_venv("dave")
@@ -343,6 +346,24 @@ def good(out):
     n = nodes_tree(u)
     put(store, u, "ComfyUI/shared/custom_nodes.zip", zip_bytes(prefixed("", n)))
     expect(out, u, "ComfyUI/custom_nodes", n)
+
+
+def older_single_venv(store):
+    """Older generations where NV/venv was the venv itself: its root entries
+    (bin/, lib/, pyvenv.cfg) at the archive's top. Restored as venv/comfyui."""
+    u = "gina"  # venv.zip made from inside that venv
+    v = make_venv("gina")
+    put(store, u, "shared/venv.zip", zip_bytes(prefixed("", v)))
+    yield u, prefix_tree("comfyui/", venv_fixed(v))
+    u = "hank"  # aws s3 sync of that venv
+    v = make_venv("hank")
+    for pth, e in v.e.items():
+        put(store, u, "shared/venv/" + pth, e[1])
+    yield u, prefix_tree("comfyui/", venv_fixed(loose(v)))
+    u = "ivan"  # venv.tar.gz with venv/bin/... members
+    v = make_venv("ivan")
+    put(store, u, "shared/venv.tar.gz", tar_bytes(prefixed("venv/", v)))
+    yield u, prefix_tree("comfyui/", venv_fixed(v))
 
 
 def venv_fixed(v):
