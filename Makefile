@@ -15,7 +15,7 @@ NV_CPPFLAGS := -D_GNU_SOURCE -Icommon -DNV_VERSION=\"$(VERSION)\" -DNV_GIT_COMMI
 NV_CFLAGS := -std=c11 -Wall -Wextra -Werror -pthread $(OPT) $(SAN) $(CFLAGS)
 NV_LDFLAGS := -pthread $(SAN) $(LDFLAGS)
 # Libraries of libnetvol (the order matters for static links).
-NV_LIBS ?= -lcurl -lexpat -lzstd -lssl -lcrypto -lpthread -lm
+NV_LIBS ?= -larchive -lcurl -lexpat -lzstd -lssl -lcrypto -lpthread -lm
 
 COMMON_SRC := $(sort $(wildcard common/*/*.c common/*/*/*.c))
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)

@@ -13,10 +13,11 @@
 #include "base/config.h"
 #include "engine/engine.h"
 #include "base/fs.h"
-#include "store/keys.h"
+#include "engine/legacy.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/progress.h"
+#include "store/keys.h"
 #include "store/store.h"
 #include "engine/volume.h"
 
@@ -223,7 +224,8 @@ static void run_usage(FILE *out, bool restore)
 struct run {
 	struct nv_config cfg;
 	struct nv_store *store;
-	struct nv_store *base; /* NETVOL_STORE itself, opened for the format-1 check */
+	struct nv_store *base;	 /* NETVOL_STORE itself, opened for the format-1 check */
+	struct nv_store *legacy; /* the shell scripts' objects (restore only), or NULL */
 	struct nv_volume_probe probe;
 	bool *sel;
 	bool dry_run;
@@ -232,6 +234,37 @@ struct run {
 	bool has_snapshot;
 	int64_t start_ms, deadline_ms;
 };
+
+/* The legacy root (LEGACY.md) as its own store: read when a dataset has
+ * no snapshot. */
+static int open_legacy(struct run *r)
+{
+	struct nv_error e = NV_ERROR_INIT;
+	struct nv_log_rec lr;
+
+	const char *url = r->cfg.legacy_root_url;
+	struct stat st;
+
+	/* a file store would create its folder: a missing one is no data */
+	if (url && !strncmp(url, "file://", 7) && stat(url + 7, &st) < 0 && errno == ENOENT)
+		url = NULL;
+	if (url && !r->has_snapshot && nv_store_open_url(url, &r->cfg, &r->legacy, &e)) {
+		nv_cli_log_error("legacy.open_failed", NULL, &e);
+		return nv_cli_exit_for(e.code);
+	}
+	nv_log_begin(&lr, NV_LOG_INFO, "legacy");
+	nv_log_bool(&lr, "enabled", r->legacy != NULL);
+	if (r->legacy)
+		nv_log_str(&lr, "root", r->legacy->url);
+	else
+		nv_log_str(&lr, "reason",
+			   r->has_snapshot	    ? "--snapshot"
+			   : r->cfg.legacy_off	    ? r->cfg.legacy_off
+			   : r->cfg.legacy_root_url ? "the user has no legacy folder"
+						    : "off");
+	nv_log_end(&lr);
+	return NV_EXIT_OK;
+}
 
 static int run_setup(struct run *r, int argc, char **argv, bool restore)
 {
@@ -291,6 +324,8 @@ static int run_setup(struct run *r, int argc, char **argv, bool restore)
 	}
 	/* retries never sleep past NETVOL_DEADLINE (retry.h) */
 	nv_store_set_deadline(r->store, r->deadline_ms);
+	if (restore && (ex = open_legacy(r)))
+		return ex;
 	if (probe(&r->cfg, r->sel, &r->probe, &e)) {
 		nv_cli_log_error("network_volume.probe_failed", NULL, &e);
 		return NV_EXIT_FAILED;
@@ -305,6 +340,7 @@ static void run_release(struct run *r)
 {
 	nv_store_close(r->store);
 	nv_store_close(r->base);
+	nv_store_close(r->legacy);
 	nv_volume_probe_release(&r->probe);
 	nv_free(r->sel);
 	nv_config_release(&r->cfg);
@@ -356,6 +392,57 @@ out:
 	nv_buf_release(&key);
 }
 
+/* No snapshot: the dataset from the legacy objects, if there are any.
+ * *found tells whether the restore.done line was logged here. */
+static int restore_legacy(struct run *r, const struct nv_dataset *ds, const char *target,
+			  int64_t t0, bool *found, struct nv_error *e)
+{
+	struct nv_legacy_opts o = {
+	    .cfg = &r->cfg,
+	    .store = r->legacy,
+	    .ds = ds,
+	    .pod_id = r->cfg.pod_id,
+	    .root = r->cfg.network_volume,
+	    .path = target,
+	    .dry_run = r->dry_run,
+	    .deadline_ms = r->deadline_ms,
+	    .workers = r->cfg.parallel,
+	};
+	struct nv_legacy_result res;
+	struct nv_log_rec lr;
+	int rc = nv_legacy_restore(&o, &res, e);
+
+	*found = !rc && (res.source || res.kept_local);
+	if (rc) {
+		/* nothing half-restored, and no empty folder a sync would snapshot
+		 * over the legacy data (only an empty folder is removed) */
+		if (!r->dry_run)
+			rmdir(target);
+		return rc;
+	}
+	if (!*found)
+		return NV_OK;
+	nv_log_begin(&lr, res.kept_local ? NV_LOG_WARN : NV_LOG_INFO, "restore.done");
+	nv_log_str(&lr, "dataset", ds->path);
+	nv_log_str(&lr, "path", target);
+	nv_log_str(&lr, "result",
+		   res.kept_local ? "kept_local_data"
+		   : r->dry_run	  ? "would_restore"
+				  : "restored");
+	nv_log_str(&lr, "source", "legacy");
+	nv_log_str(&lr, "legacy", res.source ? res.source : "");
+	nv_log_u64(&lr, "objects", res.objects);
+	nv_log_u64(&lr, "stale_chunks", res.stale);
+	nv_log_u64(&lr, "files", res.files);
+	nv_log_u64(&lr, "bytes", res.bytes);
+	nv_log_u64(&lr, r->dry_run ? "bytes_to_read" : "bytes_fetched", res.bytes_fetched);
+	nv_log_u64(&lr, "skipped_members", res.skipped);
+	nv_log_bool(&lr, "used_nv", false);
+	nv_log_i64(&lr, "duration_ms", nv_now_ms() - t0);
+	nv_log_end(&lr);
+	return NV_OK;
+}
+
 static int restore_one(struct run *r, size_t i, struct nv_buf *target, struct nv_buf *cache)
 {
 	const struct nv_dataset *ds = &r->cfg.datasets[i];
@@ -403,10 +490,14 @@ static int restore_one(struct run *r, size_t i, struct nv_buf *target, struct nv
 		struct nv_restore_result res;
 		char id[NV_HASH_HEX];
 
+		bool legacy_done = false;
+
 		rc = nv_restore_dataset(&o, &res, &e);
-		if (!rc && res.fresh)
+		if (!rc && res.fresh && !res.kept_local && r->legacy)
+			rc = restore_legacy(r, ds, target->p, t0, &legacy_done, &e);
+		if (!rc && res.fresh && !legacy_done)
 			warn_format1(r, ds);
-		if (!rc) {
+		if (!rc && !legacy_done) {
 			hexid(res.snapshot, id);
 			nv_log_begin(&lr, res.kept_local ? NV_LOG_WARN : NV_LOG_INFO,
 				     "restore.done");

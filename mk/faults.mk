@@ -11,7 +11,7 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-om
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Icommon -DNV_VERSION=\"$(VERSION)\" \
 	-DNV_GIT_COMMIT=\"$(GIT_COMMIT)\" -Wall -Wextra -Werror -pthread -g -O1 $(FUZZ_SAN)
 FUZZ_BUILD := build/fuzz
-FUZZ_TARGETS := head idx manifest config restore
+FUZZ_TARGETS := head idx manifest config restore legacy
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 FUZZ_LIB := $(FUZZ_BUILD)/libnetvol-fuzz.a
 FUZZ_OBJ := $(COMMON_SRC:%.c=$(FUZZ_BUILD)/%.o)

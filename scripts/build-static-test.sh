@@ -83,6 +83,28 @@ out=$($CHROOT /netvol no-such-verb 2>&1)
 rc=$?
 if [ $rc = 2 ]; then ok "unknown verb exits 2 in the chroot"; else ko "unknown verb exits 2 in the chroot (got $rc)" "$out"; fi
 
+# The static libarchive reads the shell scripts' tar.gz (and zip, when
+# python3 is there to make one) in the chroot: a legacy restore.
+mkdir -p "$T/src/.comfyui" "$R/legacy/u/shared"
+printf 'settings\n' >"$T/src/.comfyui/comfy.settings.json"
+tar -C "$T/src" -czf "$R/legacy/u/shared/_comfyui.tar.gz" .comfyui
+want_ds=.comfyui
+if command -v python3 >/dev/null; then
+	python3 -c 'import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z: z.writestr("comfyui/pyvenv.cfg", "home = /nonexistent\n")' \
+		"$R/legacy/u/shared/venv.zip"
+	want_ds=.comfyui,venv
+fi
+out=$(env NETWORK_VOLUME=/pod NETVOL_STORE=file:///store NETVOL_LEGACY_STORE=file:///legacy \
+	POD_USER_NAME=u NETVOL_DATASETS=$want_ds $CHROOT /netvol restore 2>&1)
+rc=$?
+if [ $rc = 0 ] && [ "$(cat "$R/pod/.comfyui/comfy.settings.json" 2>/dev/null)" = settings ] &&
+	{ [ "$want_ds" = .comfyui ] || [ -f "$R/pod/venv/comfyui/pyvenv.cfg" ]; }; then
+	ok "legacy restore ($want_ds) in an empty chroot"
+else
+	ko "legacy restore ($want_ds) in an empty chroot (exit $rc)" "$out"
+fi
+
 # Dockerfile.init must stay consistent with what this test runs.
 D=Dockerfile.init
 missing=""

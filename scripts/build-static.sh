@@ -159,6 +159,58 @@ build_cjson() {
 }
 [ -f "$CJSON_A" ] || build_cjson
 
+# libarchive (the legacy restore: tar, gzip, zip): Debian's libarchive.a
+# needs static nettle, acl, lzma, lz4, bz2, xml2 (and through it ICU), so
+# build a minimal one from Debian's source package: tar/zip readers with
+# zlib only (Debian's libz.a), no crypto, no xattr/ACL, no other codec.
+ARCHIVE_PREFIX=$DEPS/libarchive
+ARCHIVE_OPTS="--disable-shared --enable-static --disable-bsdtar --disable-bsdcat \
+--disable-bsdcpio --disable-bsdunzip --disable-acl --disable-xattr --without-xml2 \
+--without-expat --without-openssl --without-nettle --without-mbedtls --without-lzma \
+--without-lz4 --without-zstd --without-bz2lib --without-libb2 --without-iconv \
+--without-cng --with-zlib"
+ZLIB_A=$(static_lib libz.a zlib1g-dev)
+build_libarchive() {
+	say "building a minimal static libarchive in $ARCHIVE_PREFIX"
+	apt_dir=$DEPS/apt
+	src_dir=$DEPS/src-libarchive
+	rm -rf "$src_dir" "$ARCHIVE_PREFIX"
+	mkdir -p "$apt_dir/lists/partial" "$src_dir"
+	deb_src_lines | sort -u >"$apt_dir/sources.list"
+	set -- -o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o "Dir::Etc::sourceparts=/nonexistent" \
+		-o "Dir::State::Lists=$apt_dir/lists" -o "APT::Sandbox::User=root" -q
+	[ -n "$(ls "$apt_dir/lists" 2>/dev/null | grep -v partial)" ] ||
+		apt-get "$@" update >"$apt_dir/update.log" 2>&1 || { cat "$apt_dir/update.log" >&2; die "apt-get update (deb-src) failed"; }
+	(cd "$src_dir" && apt-get "$@" source libarchive) >"$apt_dir/source-libarchive.log" 2>&1 ||
+		{ cat "$apt_dir/source-libarchive.log" >&2; die "apt-get source libarchive failed"; }
+	dir=$(find "$src_dir" -mindepth 1 -maxdepth 1 -type d -name 'libarchive-*' | head -n 1)
+	[ -n "$dir" ] || die "no libarchive source tree in $src_dir"
+	cfg_shell=/bin/sh
+	[ -x /bin/dash ] && cfg_shell=/bin/dash
+	# shellcheck disable=SC2086
+	(cd "$dir" && CONFIG_SHELL=$cfg_shell CFLAGS="-O2 -g0" $cfg_shell ./configure \
+		--prefix="$ARCHIVE_PREFIX" --disable-dependency-tracking $ARCHIVE_OPTS \
+		>"$DEPS/libarchive-configure.log" 2>&1) ||
+		{ tail -n 30 "$DEPS/libarchive-configure.log" >&2; die "libarchive configure failed"; }
+	say "compiling libarchive"
+	# the patched tree looks newer than its generated files: no autotools rerun
+	noauto="ACLOCAL=: AUTOCONF=: AUTOMAKE=: AUTOHEADER=:"
+	# shellcheck disable=SC2086
+	(cd "$dir" && make -j"$JOBS" $noauto libarchive.la >"$DEPS/libarchive-make.log" 2>&1 &&
+		make $noauto install-libLTLIBRARIES install-includeHEADERS \
+			>>"$DEPS/libarchive-make.log" 2>&1) ||
+		{ tail -n 30 "$DEPS/libarchive-make.log" >&2; die "libarchive build failed"; }
+	[ -f "$ARCHIVE_PREFIX/lib/libarchive.a" ] || die "no libarchive.a after the build"
+	rm -rf "$src_dir"
+	printf '%s\n' "$ARCHIVE_OPTS" >"$ARCHIVE_PREFIX/.options"
+}
+if [ ! -f "$ARCHIVE_PREFIX/lib/libarchive.a" ] || [ ! -f "$ARCHIVE_PREFIX/.options" ] ||
+	[ "$(cat "$ARCHIVE_PREFIX/.options")" != "$ARCHIVE_OPTS" ]; then
+	build_libarchive
+else
+	say "using the cached libarchive in $ARCHIVE_PREFIX"
+fi
+
 if [ ! -f "$CURL_PREFIX/lib/libcurl.a" ] || [ ! -f "$CURL_PREFIX/.options" ] ||
 	[ "$(cat "$CURL_PREFIX/.options")" != "$CURL_OPTS" ]; then
 	build_curl
@@ -166,10 +218,10 @@ else
 	say "using the cached libcurl in $CURL_PREFIX"
 fi
 
-LIBS="$CURL_PREFIX/lib/libcurl.a $CJSON_A $EXPAT_A $ZSTD_A $SSL_A $CRYPTO_A -ldl -lpthread -lm"
+LIBS="$ARCHIVE_PREFIX/lib/libarchive.a $ZLIB_A $CURL_PREFIX/lib/libcurl.a $CJSON_A $EXPAT_A $ZSTD_A $SSL_A $CRYPTO_A -ldl -lpthread -lm"
 say "linking build/static/bin/netvol"
 # shellcheck disable=SC2086
 make --no-print-directory BUILD=build/static BIN=build/static/bin LDSTATIC=-static \
-	NV_LIBS="$LIBS" CFLAGS="-I$CURL_PREFIX/include" ${GIT_COMMIT:+GIT_COMMIT=$GIT_COMMIT} \
+	NV_LIBS="$LIBS" CFLAGS="-I$ARCHIVE_PREFIX/include -I$CURL_PREFIX/include" ${GIT_COMMIT:+GIT_COMMIT=$GIT_COMMIT} \
 	build/static/bin/netvol build/static/bin/netvol-restore build/static/bin/netvol-sync
 say "done: $ROOT/build/static/bin/netvol"

@@ -327,12 +327,63 @@ static int check_store_url(struct loader *l, const char *u, const char *var)
 		if (u[7] != '/')
 			return nv_error_set(
 			    l->err, NV_ECONFIG,
-			    "NETVOL_STORE='%s': a file store needs an absolute path (file:///path)",
-			    u);
+			    "%s='%s': a file store needs an absolute path (file:///path)", var, u);
 		return NV_OK;
 	}
-	return nv_error_set(l->err, NV_ECONFIG,
-			    "NETVOL_STORE='%s': want s3://bucket/prefix or file:///path", u);
+	return nv_error_set(l->err, NV_ECONFIG, "%s='%s': want s3://bucket/prefix or file:///path",
+			    var, u);
+}
+
+/* NETVOL_LEGACY and NETVOL_LEGACY_STORE: where the shell scripts' objects
+ * are (LEGACY.md). The root is <base>/<POD_USER_NAME>; without a user, a
+ * base or with NETVOL_LEGACY=off it is NULL and legacy_off says why. */
+static int load_legacy(struct loader *l, struct nv_config *cfg)
+{
+	struct nv_buf b = NV_BUF_INIT(4096);
+	const char *v = val(l, "NETVOL_LEGACY"), *bucket = val(l, "AWS_BUCKET_NAME");
+	int rc;
+
+	cfg->legacy = true;
+	if (v && !strcmp(v, "off")) {
+		cfg->legacy = false;
+		cfg->legacy_off = "NETVOL_LEGACY=off";
+	} else if (v && strcmp(v, "auto")) {
+		return nv_error_set(l->err, NV_ECONFIG, "NETVOL_LEGACY='%s': want auto or off", v);
+	}
+	if ((rc = dup_var(l, "NETVOL_LEGACY_STORE", &cfg->legacy_base)))
+		return rc;
+	if (!cfg->legacy_base && bucket) {
+		if ((rc = nv_buf_addf(&b, l->err, "s3://%s/pod_sessions", bucket)))
+			goto out;
+		if (!(cfg->legacy_base = nv_buf_detach(&b, NULL))) {
+			rc = nv_error_set(l->err, NV_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	if (cfg->legacy_base) {
+		strip_trailing_slashes(cfg->legacy_base);
+		if ((rc = check_store_url(l, cfg->legacy_base,
+					  val(l, "NETVOL_LEGACY_STORE") ? "NETVOL_LEGACY_STORE"
+									: "AWS_BUCKET_NAME")))
+			goto out;
+	}
+	if (!cfg->legacy)
+		goto out;
+	if (!cfg->legacy_base) {
+		cfg->legacy_off = "no NETVOL_LEGACY_STORE or AWS_BUCKET_NAME";
+		goto out;
+	}
+	if (!cfg->pod_user) {
+		cfg->legacy_off = "POD_USER_NAME is not set";
+		goto out;
+	}
+	if ((rc = nv_buf_addf(&b, l->err, "%s/%s", cfg->legacy_base, cfg->pod_user)))
+		goto out;
+	if (!(cfg->legacy_root_url = nv_buf_detach(&b, NULL)))
+		rc = nv_error_set(l->err, NV_ENOMEM, "out of memory");
+out:
+	nv_buf_release(&b);
+	return rc;
 }
 
 static bool identity_byte(unsigned char c, bool first)
@@ -456,6 +507,9 @@ int nv_config_load_from(struct nv_config *cfg, nv_env_fn env, void *ud, struct n
 	if (cfg->store_base &&
 	    (rc = check_store_url(&l, cfg->store_base,
 				  cfg->store_base_given ? "NETVOL_STORE" : "AWS_BUCKET_NAME")))
+		goto out;
+
+	if ((rc = load_legacy(&l, cfg)))
 		goto out;
 
 	if ((v = val(&l, "NETVOL_DATASETS"))) {
@@ -594,6 +648,8 @@ void nv_config_release(struct nv_config *cfg)
 	nv_free(cfg->network_volume);
 	nv_free(cfg->shared_volume);
 	nv_free(cfg->store_base);
+	nv_free(cfg->legacy_base);
+	nv_free(cfg->legacy_root_url);
 	nv_free(cfg->pod_user);
 	nv_free(cfg->pod_id);
 	nv_config_free_datasets(cfg->datasets, cfg->ndatasets);

@@ -68,6 +68,12 @@ struct nv_config {
 	int log_format;		      /* NETVOL_LOG_FORMAT: text|json */
 	int log_level;		      /* NETVOL_LOG_LEVEL: debug|info|warn|error */
 	struct nv_aws_config aws;
+	/* the shell scripts' layout (LEGACY.md), read when a dataset has no
+	 * snapshot: NETVOL_LEGACY=auto|off, NETVOL_LEGACY_STORE base */
+	bool legacy;		/* NETVOL_LEGACY is auto (default) */
+	char *legacy_base;	/* NETVOL_LEGACY_STORE or s3://$AWS_BUCKET_NAME/pod_sessions */
+	char *legacy_root_url;	/* <legacy_base>/<POD_USER_NAME>; NULL = legacy off */
+	const char *legacy_off; /* why legacy_root_url is NULL (for the log) */
 	/* webhook */
 	char *tls_cert; /* NETVOL_TLS_CERT */
 	char *tls_key;	/* NETVOL_TLS_KEY */

@@ -570,18 +570,18 @@ int nv_restore_dataset(const struct nv_engine_opts *o, struct nv_restore_result 
 {
 	struct nv_buf prefix = NV_BUF_INIT(4096), parent = NV_BUF_INIT(NV_PATH_BUF);
 	struct nv_buf root = NV_BUF_INIT(NV_PATH_BUF);
-	struct nv_buf stage = NV_BUF_INIT(4096), obj = NV_BUF_INIT(NV_MANIFEST_MAX);
+	struct nv_buf obj = NV_BUF_INIT(NV_MANIFEST_MAX);
+	struct nv_volume_stage stage;
 	struct nv_manifest m;
 	struct rctx c;
 	struct stat st;
-	const char *name, *slash;
-	char sfx[17];
+	const char *slash;
 	int parentfd = -1, rc, empty;
-	bool staged = false;
 
 	memset(res, 0, sizeof(*res));
 	memset(&c, 0, sizeof(c));
 	c.stagefd = -1;
+	nv_volume_stage_init(&stage);
 	pthread_mutex_init(&c.elock, NULL);
 	nv_manifest_init(&m);
 
@@ -593,7 +593,6 @@ int nv_restore_dataset(const struct nv_engine_opts *o, struct nv_restore_result 
 				  o->path);
 		goto out;
 	}
-	name = slash + 1;
 	if ((rc = nv_buf_add(&parent, o->path, (size_t)(slash - o->path), err)))
 		goto out;
 	if (!parent.len && (rc = nv_buf_addch(&parent, '/', err)))
@@ -664,30 +663,11 @@ int nv_restore_dataset(const struct nv_engine_opts *o, struct nv_restore_result 
 		goto out;
 	}
 
-	/* the staging folder, next to the target */
-	{
-		const char *nm;
-
-		if ((rc = nv_fs_open_parent_in(root.p, o->ds->path, 1, &parentfd, &nm, err)))
-			goto out;
-	}
-	/* pod storage has one restore at a time: leftovers of a killed one go */
-	nv_volume_clean_stale(parentfd, name, 0);
-	nv_fs_random_suffix(sfx);
-	if ((rc = nv_buf_addf(&stage, err, ".netvol-stage.%s.%s", name, sfx)))
+	/* the staging folder, next to the target; pod storage has one restore
+	 * at a time: leftovers of a killed one go */
+	if ((rc = nv_volume_stage_begin(root.p, o->ds->path, 0, &stage, err)))
 		goto out;
-	if (mkdirat(parentfd, stage.p, 0700) < 0) {
-		rc = nv_error_sys(err, NV_EIO, errno, "cannot create staging folder '%s/%s'",
-				  parent.p, stage.p);
-		goto out;
-	}
-	staged = true;
-	c.stagefd = openat(parentfd, stage.p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (c.stagefd < 0) {
-		rc = nv_error_sys(err, NV_EIO, errno, "cannot open staging folder '%s/%s'",
-				  parent.p, stage.p);
-		goto out;
-	}
+	c.stagefd = stage.fd;
 	c.o = o;
 	c.m = &m;
 	c.prefix = prefix.p;
@@ -696,43 +676,20 @@ int nv_restore_dataset(const struct nv_engine_opts *o, struct nv_restore_result 
 	refresh_stat_cache(c.stagefd, &m);
 
 	/* one rename makes it visible; a symlink there is swapped out */
-	if (lstat(o->path, &st) == 0 && S_ISLNK(st.st_mode)) {
-		if (renameat2(parentfd, stage.p, parentfd, name, RENAME_EXCHANGE) < 0) {
-			rc = nv_error_sys(err, NV_EIO, errno, "cannot move '%s' into place",
-					  o->path);
-			goto out;
-		}
-		/* the staging name now holds the old symlink */
-	} else if (renameat(parentfd, stage.p, parentfd, name) < 0) {
-		if (errno == ENOTEMPTY || errno == EEXIST) {
-			res->kept_local = true;
-			log_kept(o, "data appeared in the folder during the restore; it is kept");
-			rc = NV_OK;
-			goto out;
-		}
-		rc = nv_error_sys(err, NV_EIO, errno, "cannot move '%s' into place", o->path);
+	rc = nv_volume_stage_publish(&stage, o->path, err);
+	if (rc == NV_EEXISTS) {
+		res->kept_local = true;
+		log_kept(o, "data appeared in the folder during the restore; it is kept");
+		rc = NV_OK;
 		goto out;
-	} else {
-		staged = false;
 	}
-	nv_fs_fsync_dir(parentfd, NULL);
+	if (rc)
+		goto out;
 	if (!nv_manifest_encode(&m, 1, &obj, NULL))
 		nv_engine_write_cache(o, prefix.p, &obj, res->snapshot, NULL);
 out:
-	if (staged && parentfd >= 0) {
-		struct nv_error e2 = NV_ERROR_INIT;
-
-		nv_fs_close(&c.stagefd);
-		if (nv_fs_rmtree_at(parentfd, stage.p, &e2)) {
-			struct nv_log_rec r;
-
-			nv_log_begin(&r, NV_LOG_WARN, "restore.cleanup_failed");
-			nv_log_str(&r, "path", stage.p);
-			nv_log_str(&r, "error", e2.msg);
-			nv_log_end(&r);
-		}
-	}
-	nv_fs_close(&c.stagefd);
+	nv_volume_stage_release(&stage);
+	c.stagefd = -1; /* closed with the stage */
 	nv_fs_close(&parentfd);
 	nv_free(c.pieces);
 	nv_free(c.ranges);
@@ -741,7 +698,6 @@ out:
 	nv_buf_release(&prefix);
 	nv_buf_release(&parent);
 	nv_buf_release(&root);
-	nv_buf_release(&stage);
 	nv_buf_release(&obj);
 	return rc;
 }

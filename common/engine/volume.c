@@ -15,6 +15,7 @@
 
 #include "base/buf.h"
 #include "base/fs.h"
+#include "base/log.h"
 #include "base/mem.h"
 #include "base/progress.h"
 #include "base/hash.h"
@@ -556,4 +557,74 @@ int nv_volume_clean_stale(int parentfd, const char *name, int64_t min_age_s)
 	}
 	closedir(d);
 	return removed;
+}
+
+void nv_volume_stage_init(struct nv_volume_stage *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->parentfd = st->fd = -1;
+}
+
+int nv_volume_stage_begin(const char *root, const char *rel, int64_t min_age_s,
+			  struct nv_volume_stage *st, struct nv_error *err)
+{
+	char sfx[17];
+	int rc;
+
+	nv_volume_stage_init(st);
+	if ((rc = nv_fs_open_parent_in(root, rel, 1, &st->parentfd, &st->target, err)))
+		return rc;
+	nv_volume_clean_stale(st->parentfd, st->target, min_age_s);
+	nv_fs_random_suffix(sfx);
+	if ((size_t)snprintf(st->name, sizeof(st->name), ".netvol-stage.%s.%s", st->target, sfx) >=
+	    sizeof(st->name))
+		return nv_error_set(err, NV_EINVALID, "name too long: '%s'", rel);
+	if (mkdirat(st->parentfd, st->name, 0700) < 0)
+		return nv_error_sys(err, NV_EIO, errno, "cannot create staging folder '%s/%s'",
+				    root, st->name);
+	st->live = true;
+	st->fd = openat(st->parentfd, st->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (st->fd < 0)
+		return nv_error_sys(err, NV_EIO, errno, "cannot open staging folder '%s/%s'", root,
+				    st->name);
+	return NV_OK;
+}
+
+int nv_volume_stage_publish(struct nv_volume_stage *st, const char *what, struct nv_error *err)
+{
+	struct stat sb;
+
+	if (fstatat(st->parentfd, st->target, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(sb.st_mode)) {
+		if (renameat2(st->parentfd, st->name, st->parentfd, st->target, RENAME_EXCHANGE) <
+		    0)
+			return nv_error_sys(err, NV_EIO, errno, "cannot move '%s' into place",
+					    what);
+		/* the staging name now holds the old symlink: release removes it */
+	} else if (renameat(st->parentfd, st->name, st->parentfd, st->target) < 0) {
+		if (errno == ENOTEMPTY || errno == EEXIST)
+			return nv_error_set(err, NV_EEXISTS, "'%s' holds data", what);
+		return nv_error_sys(err, NV_EIO, errno, "cannot move '%s' into place", what);
+	} else {
+		st->live = false;
+	}
+	nv_fs_fsync_dir(st->parentfd, NULL);
+	return NV_OK;
+}
+
+void nv_volume_stage_release(struct nv_volume_stage *st)
+{
+	struct nv_error e = NV_ERROR_INIT;
+
+	nv_fs_close(&st->fd);
+	if (st->live && st->parentfd >= 0 && nv_fs_rmtree_at(st->parentfd, st->name, &e)) {
+		struct nv_log_rec r;
+
+		nv_log_begin(&r, NV_LOG_WARN, "restore.cleanup_failed");
+		nv_log_str(&r, "path", st->name);
+		nv_log_str(&r, "error", e.msg);
+		nv_log_end(&r);
+	}
+	st->live = false;
+	nv_fs_close(&st->parentfd);
 }

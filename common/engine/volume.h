@@ -64,4 +64,24 @@ int nv_volume_sync_source(const char *path, char **out, bool *is_link, struct nv
  * were removed; failures are ignored (best effort). */
 int nv_volume_clean_stale(int parentfd, const char *name, int64_t min_age_s);
 
+/* A staging folder next to root/rel, published by one rename (DESIGN
+ * rules 1 and 2): nv_volume_stage_begin opens rel's parent below root
+ * (created, no symlinks), removes leftovers of killed runs (min_age_s as
+ * nv_volume_clean_stale) and makes ".netvol-stage.<name>.<random>";
+ * nv_volume_stage_publish renames it onto rel, which must be missing, an
+ * empty folder or a symlink (swapped out); NV_EEXISTS when rel holds data
+ * (nothing changed). nv_volume_stage_release removes what was not
+ * published; safe after nv_volume_stage_init and twice. */
+struct nv_volume_stage {
+	int parentfd, fd;   /* -1 when closed */
+	char name[4096];    /* the staging folder's name in the parent */
+	const char *target; /* rel's last component (points into rel) */
+	bool live;	    /* staging folder exists and is ours */
+};
+void nv_volume_stage_init(struct nv_volume_stage *st);
+int nv_volume_stage_begin(const char *root, const char *rel, int64_t min_age_s,
+			  struct nv_volume_stage *st, struct nv_error *err);
+int nv_volume_stage_publish(struct nv_volume_stage *st, const char *what, struct nv_error *err);
+void nv_volume_stage_release(struct nv_volume_stage *st);
+
 #endif

@@ -3,7 +3,8 @@
  * an error with a message, never a crash, a leak (under `make asan`) or
  * half-written data: after a failed sync the store's HEAD is absent or
  * names a snapshot that restores whole; after a failed restore the target
- * does not exist and no staging folder is left.
+ * does not exist and no staging folder is left. The same for a legacy
+ * restore (a tar.gz made with tar(1) in a file store).
  * Usage: alloc_torture WORKDIR (an empty folder). Prints a summary line. */
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include "base/config.h"
 #include "engine/engine.h"
 #include "base/fs.h"
+#include "engine/legacy.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "store/store.h"
@@ -178,7 +180,7 @@ int main(int argc, char **argv)
 	struct nv_store *store = NULL;
 	struct nv_error e = NV_ERROR_INIT;
 	char storep[1200], src[1200], target[1200], cache[1200], big[300000];
-	long n, sync_steps = 0, restore_steps = 0, config_steps, failures = 0;
+	long n, sync_steps = 0, restore_steps = 0, legacy_steps = 0, config_steps, failures = 0;
 	size_t i;
 	int rc, logfd;
 
@@ -306,9 +308,68 @@ int main(int argc, char **argv)
 	if (n == MAX_STEPS)
 		die("restore never succeeded", NULL);
 	nv_store_close(store);
+	store = NULL;
+
+	/* legacy restore: .comfyui from shared/_comfyui.tar.gz */
+	{
+		struct nv_dataset lds = {".comfyui", NV_SCOPE_SHARED};
+		char cmd[4000], lroot[1200], lsrc[1200];
+
+		make_dir("lsrc");
+		make_dir("lsrc/.comfyui");
+		make_dir("lsrc/.comfyui/sub");
+		write_file("lsrc/.comfyui/a", "hello\n", 6);
+		write_file("lsrc/.comfyui/sub/big", big, sizeof(big));
+		make_dir("legacy");
+		make_dir("legacy/shared");
+		path(lsrc, sizeof(lsrc), "lsrc");
+		path(storep, sizeof(storep), "legacy");
+		snprintf(cmd, sizeof(cmd), "tar -C '%s' -czf '%s/shared/_comfyui.tar.gz' .comfyui",
+			 lsrc, storep);
+		if (system(cmd) != 0)
+			die("tar", cmd);
+		if (nv_store_file_open(storep, &store, &e))
+			die("store", e.msg);
+		path(lroot, sizeof(lroot), "lout");
+		path(target, sizeof(target), "lout/.comfyui");
+		for (n = 0; n < MAX_STEPS; n++) {
+			struct nv_legacy_opts o = {.cfg = &cfg,
+						   .store = store,
+						   .ds = &lds,
+						   .pod_id = NULL,
+						   .root = lroot,
+						   .path = target,
+						   .dry_run = false,
+						   .deadline_ms = 0,
+						   .workers = 2};
+			struct nv_legacy_result res;
+
+			nv_fs_rmtree_at(AT_FDCWD, lroot, NULL);
+			nv_mem_fail_after(n);
+			rc = nv_legacy_restore(&o, &res, &e);
+			nv_mem_fail_after(-1);
+			legacy_steps++;
+			if (rc == NV_OK) {
+				if (!res.source || res.files != 2)
+					die("the legacy restore restored the wrong thing", NULL);
+				same_file("lsrc/.comfyui/a", "lout/.comfyui/a");
+				same_file("lsrc/.comfyui/sub/big", "lout/.comfyui/sub/big");
+				break;
+			}
+			failures++;
+			if (!e.msg[0])
+				die("a failed legacy restore left no message", NULL);
+			if (others_in("lout", NULL) != 0)
+				die("a failed legacy restore left something in the pod storage",
+				    e.msg);
+		}
+		if (n == MAX_STEPS)
+			die("legacy restore never succeeded", NULL);
+		nv_store_close(store);
+	}
 	close(logfd);
 	printf("faults: alloc_torture config_allocs=%ld sync_allocs=%ld restore_allocs=%ld "
-	       "injected_failures=%ld bytes_lost=0\n",
-	       config_steps, sync_steps, restore_steps, failures);
+	       "legacy_allocs=%ld injected_failures=%ld bytes_lost=0\n",
+	       config_steps, sync_steps, restore_steps, legacy_steps, failures);
 	return 0;
 }

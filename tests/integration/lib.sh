@@ -87,3 +87,25 @@ treecmp() { python3 "${NV_TEST_DIR:-$(dirname "$0")}/treecmp.py" "$1" "$2" || fa
 
 # The value of key=value in a log line of event $1 from $OUT: logval EVENT KEY
 logval() { printf '%s\n' "$OUT" | grep "event=$1 " | head -n 1 | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+# nv_legacy_store good|hostile: the shell scripts' layout for several users
+# (tests/legacy/gen.py) in $T/legacy-KIND; prints the NETVOL_LEGACY_STORE
+# base: file:// by default, with NETVOL_TEST_S3=1 uploaded to a fresh prefix
+# of the test bucket (awscli).
+nv_legacy_store() {
+	python3 "$(dirname "$0")/../legacy/gen.py" "$1" "$T/legacy-$1" >&2
+	if [ "${NETVOL_TEST_S3:-0}" = 1 ]; then
+		u="s3://${NETVOL_TEST_S3_BUCKET:?}/legacy$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+		aws --endpoint-url "${AWS_ENDPOINT_URL_S3:?}" s3 cp --quiet --recursive \
+			"$T/legacy-$1/store" "$u" >&2
+		echo "$u"
+	else
+		echo "file://$T/legacy-$1/store"
+	fi
+}
+# legacy_check USER DATASET DIR: DIR is the tree gen.py expects
+legacy_check() {
+	python3 "$(dirname "$0")/../legacy/check.py" \
+		"$T/legacy-good/expected/$1/$(echo "$2" | sed 's,/,__,g').json" "$3" ||
+		fail "$3 is not the legacy data of $1 ($2)"
+}

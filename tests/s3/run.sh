@@ -5,7 +5,7 @@
 #   tests/s3/run.sh /path/to/s3_store_test
 #
 # With NETVOL_BIN (and NETVOL_TEST_TOOLS) set, the restore/sync integration
-# tests (tests/integration/t01*) then run against the same server with
+# tests (tests/integration/t01*, and the legacy restore's t08*) then run against the same server with
 # NETVOL_TEST_S3=1: once directly, once through the fault proxy injecting a
 # random fault into 10% of the requests.
 #
@@ -78,10 +78,11 @@ if [ "$issued" != 2 ]; then
 fi
 [ $fail = 0 ] && echo "s3: all store sections passed"
 
-# run the engine's integration tests (tests/integration/t01*) on S3
+# run the engine's integration tests (tests/integration/t01*) and the
+# legacy restore's (t08*: the legacy objects uploaded to the bucket) on S3
 engine_suite() {
 	label=$1
-	for t in "$HERE"/../integration/t01[0-9][0-9]-*.sh; do
+	for t in "$HERE"/../integration/t01[0-9][0-9]-*.sh "$HERE"/../integration/t08[0-9][0-9]-*.sh; do
 		[ -e "$t" ] || continue
 		name=$(basename "$t")
 		if sh "$t" >"$W/it-$label-$name.log" 2>&1; then
