@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -270,7 +271,11 @@ static int write_piece(struct rctx *c, const struct piece *p, const void *data, 
 {
 	const struct nv_entry *e = &c->m->entries[p->entry];
 	int flags = O_WRONLY | (p->single ? O_CREAT | O_EXCL : 0);
-	int fd = nv_fs_openat_beneath(c->stagefd, e->path, flags, 0600);
+	/* a file of one piece is created with its final mode (the umask is 0
+	 * while the tree is built, see nv_restore_dataset): the descriptor
+	 * stays writable whatever the mode says */
+	int fd =
+	    nv_fs_openat_beneath(c->stagefd, e->path, flags, p->single ? e->mode & 07777 : 0600);
 	int rc = NV_OK;
 
 	if (fd < 0)
@@ -278,6 +283,17 @@ static int write_piece(struct rctx *c, const struct piece *p, const void *data, 
 				    e->path);
 	if (nv_fs_pwrite_full(fd, data, len, (off_t)p->file_off) < 0)
 		rc = nv_error_sys(err, NV_EIO, errno, "cannot write '%s/%s'", c->o->path, e->path);
+	/* a file of one piece is complete now: its times are set here, on the
+	 * descriptor, by this worker (its mode came with its creation): no path
+	 * lookup for it in the serial metadata pass (build_tree) */
+	if (!rc && p->single) {
+		struct timespec ts[2] = {{(time_t)e->mtime_sec, (long)e->mtime_nsec},
+					 {(time_t)e->mtime_sec, (long)e->mtime_nsec}};
+
+		if (futimens(fd, ts) < 0)
+			rc = nv_error_sys(err, NV_EIO, errno, "cannot set the times of '%s/%s'",
+					  c->o->path, e->path);
+	}
 	if (close(fd) < 0 && !rc)
 		rc = nv_error_sys(err, NV_EIO, errno, "cannot write '%s/%s'", c->o->path, e->path);
 	return rc;
@@ -524,7 +540,8 @@ static int build_tree(struct rctx *c, struct nv_restore_result *res, struct nv_e
 	for (k = 1; k < m->nentries; k++) {
 		const struct nv_entry *e = &m->entries[k];
 
-		if ((e->type == NV_ENT_FILE || e->type == NV_ENT_SYMLINK) &&
+		/* files of one piece got theirs when written (write_piece) */
+		if (((e->type == NV_ENT_FILE && e->nchunks != 1) || e->type == NV_ENT_SYMLINK) &&
 		    (rc = set_meta(c->stagefd, e->path, e, what, err)))
 			return rc;
 	}
@@ -671,8 +688,18 @@ int nv_restore_dataset(const struct nv_engine_opts *o, struct nv_restore_result 
 	c.o = o;
 	c.m = &m;
 	c.prefix = prefix.p;
-	if ((rc = build_tree(&c, res, err)))
-		goto out;
+	{
+		/* files are created with their final modes (write_piece), which a
+		 * umask would narrow: none while the staging tree is built. The
+		 * umask is the process's; restore is the only thing this process
+		 * creates files with meanwhile (the CLI runs datasets in turn). */
+		mode_t um = umask(0);
+
+		rc = build_tree(&c, res, err);
+		umask(um);
+		if (rc)
+			goto out;
+	}
 	refresh_stat_cache(c.stagefd, &m);
 
 	/* one rename makes it visible; a symlink there is swapped out */
