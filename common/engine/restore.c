@@ -417,6 +417,14 @@ static int plan_ranges(struct rctx *c, struct nv_error *err)
 	return NV_OK;
 }
 
+/* The mode a directory is created with: its own when that leaves it
+ * writable and searchable by us (nearly always), else 0700 until the
+ * metadata pass. */
+static mode_t dir_mode_now(const struct nv_entry *e)
+{
+	return (e->mode & 0700) == 0700 ? (mode_t)(e->mode & 07777) : 0700;
+}
+
 static int set_meta(int dirfd, const char *path, const struct nv_entry *e, const char *what,
 		    struct nv_error *err)
 {
@@ -426,7 +434,9 @@ static int set_meta(int dirfd, const char *path, const struct nv_entry *e, const
 	ts[0].tv_sec = e->mtime_sec;
 	ts[0].tv_nsec = e->mtime_nsec;
 	ts[1] = ts[0];
-	if (e->type != NV_ENT_SYMLINK && fchmodat(dirfd, p, e->mode, 0) < 0)
+	if (e->type != NV_ENT_SYMLINK &&
+	    !(e->type == NV_ENT_DIR && *path && dir_mode_now(e) == (mode_t)(e->mode & 07777)) &&
+	    fchmodat(dirfd, p, e->mode, 0) < 0)
 		return nv_error_sys(err, NV_EIO, errno, "cannot set the mode of '%s/%s'", what,
 				    path);
 	if (utimensat(dirfd, p, ts, AT_SYMLINK_NOFOLLOW) < 0)
@@ -449,7 +459,8 @@ static int build_tree(struct rctx *c, struct nv_restore_result *res, struct nv_e
 		const struct nv_entry *e = &m->entries[k];
 
 		if (e->type == NV_ENT_DIR) {
-			if (mkdirat(c->stagefd, e->path, 0700) < 0)
+			/* with its final mode when that lets us fill it (umask 0) */
+			if (mkdirat(c->stagefd, e->path, dir_mode_now(e)) < 0)
 				return nv_error_sys(err, NV_EIO, errno, "cannot create '%s/%s'",
 						    what, e->path);
 			res->dirs++;
