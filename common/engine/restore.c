@@ -226,6 +226,13 @@ struct range {
 	size_t first, n; /* pieces[first .. first+n) */
 };
 
+struct nv_restored_stat {
+	uint64_t ino;
+	int64_t ctime_sec;
+	uint32_t ctime_nsec;
+	bool done;
+};
+
 struct rctx {
 	const struct nv_engine_opts *o;
 	const struct nv_manifest *m;
@@ -233,6 +240,9 @@ struct rctx {
 	int stagefd;
 	struct piece *pieces;
 	size_t npieces;
+	/* per entry: its inode and ctime, taken by the worker that finished it
+	 * (files of one piece), so the stat cache needs no path lookup for it */
+	struct nv_restored_stat *st;
 	struct range *ranges;
 	size_t nranges;
 	atomic_size_t next;
@@ -293,6 +303,16 @@ static int write_piece(struct rctx *c, const struct piece *p, const void *data, 
 		if (futimens(fd, ts) < 0)
 			rc = nv_error_sys(err, NV_EIO, errno, "cannot set the times of '%s/%s'",
 					  c->o->path, e->path);
+		else if (c->st) {
+			struct stat st;
+
+			/* after the last change to the inode (a hardlink to it is
+			 * made later: refresh_stat_cache takes those again) */
+			if (fstat(fd, &st) == 0)
+				c->st[p->entry] =
+				    (struct nv_restored_stat){st.st_ino, st.st_ctim.tv_sec,
+							      (uint32_t)st.st_ctim.tv_nsec, true};
+		}
 	}
 	if (close(fd) < 0 && !rc)
 		rc = nv_error_sys(err, NV_EIO, errno, "cannot write '%s/%s'", c->o->path, e->path);
@@ -566,14 +586,26 @@ static int build_tree(struct rctx *c, struct nv_restore_result *res, struct nv_e
 }
 
 /* Refresh the stat-cache fields from the files just written. */
-static void refresh_stat_cache(int stagefd, struct nv_manifest *m)
+static void refresh_stat_cache(int stagefd, struct nv_manifest *m, struct nv_restored_stat *done)
 {
 	size_t k;
+
+	/* a hardlink's target changed (its link count, so its ctime) after its
+	 * worker's fstat: it is stat'ed here again */
+	for (k = 0; done && k < m->nentries; k++)
+		if (m->entries[k].type == NV_ENT_HARDLINK)
+			done[m->entries[k].link_index].done = false;
 
 	for (k = 0; k < m->nentries; k++) {
 		struct nv_entry *e = &m->entries[k];
 		struct stat st;
 
+		if (done && done[k].done) {
+			e->ino = done[k].ino;
+			e->ctime_sec = done[k].ctime_sec;
+			e->ctime_nsec = done[k].ctime_nsec;
+			continue;
+		}
 		if (fstatat(stagefd, *e->path ? e->path : ".", &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		e->ino = st.st_ino;
@@ -699,6 +731,8 @@ int nv_restore_dataset(const struct nv_engine_opts *o, struct nv_restore_result 
 	c.o = o;
 	c.m = &m;
 	c.prefix = prefix.p;
+	/* optional: without it every entry is stat'ed by path afterwards */
+	c.st = nv_calloc(m.nentries ? m.nentries : 1, sizeof(*c.st));
 	{
 		/* files are created with their final modes (write_piece), which a
 		 * umask would narrow: none while the staging tree is built. The
@@ -711,7 +745,7 @@ int nv_restore_dataset(const struct nv_engine_opts *o, struct nv_restore_result 
 		if (rc)
 			goto out;
 	}
-	refresh_stat_cache(c.stagefd, &m);
+	refresh_stat_cache(c.stagefd, &m, c.st);
 
 	/* one rename makes it visible; a symlink there is swapped out */
 	rc = nv_volume_stage_publish(&stage, o->path, err);
@@ -730,6 +764,7 @@ out:
 	c.stagefd = -1; /* closed with the stage */
 	nv_fs_close(&parentfd);
 	nv_free(c.pieces);
+	nv_free(c.st);
 	nv_free(c.ranges);
 	pthread_mutex_destroy(&c.elock);
 	nv_manifest_release(&m);
