@@ -4,6 +4,7 @@
 #
 #   make bench                    engine (local store) + S3 peers at BENCH_SIZE
 #   make bench-engine             bench/engine.sh only
+#   make bench-syscalls           system calls per restored file (bench/syscalls.sh)
 #   make bench-s3 BENCH_SIZE=small   netvol vs restic/rclone/tar.gz+aws on radosgw
 #
 # BENCH_SIZE: small (~200 MB, a smoke run, ~10 min), medium (~2 GB),
@@ -13,8 +14,17 @@ BENCH_FILES ?= 30000
 BENCH_SIZE ?= medium
 BENCH_RUNS ?= 3
 
-.PHONY: bench-engine bench-s3
-bench: bench-engine bench-s3
+.PHONY: bench-engine bench-s3 bench-syscalls
+bench: bench-engine bench-syscalls bench-s3
+
+# System calls and page faults per restored file of a real tree (the Python
+# installation), counted with strace and GNU time; BENCH_BEFORE=path/to/an/older/netvol
+# adds a before column.
+BENCH_BEFORE ?=
+bench-syscalls: build-all
+	@command -v strace >/dev/null || apt-get install -y -qq strace >/dev/null
+	@mkdir -p $(BUILD) && bench/syscalls.sh $(abspath $(BUILD))/bench-syscalls.md $(abspath $(BIN))/netvol $(BENCH_BEFORE)
+	@scripts/bench-merge.sh docs/BENCHMARKS.md syscalls $(abspath $(BUILD))/bench-syscalls.md
 
 bench-engine: build-all
 	@command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
