@@ -31,70 +31,17 @@
 #include "log.h"
 #include "mem.h"
 #include "progress.h"
+#include "sync_phases.h"
 #include "walk.h"
 
-#define QUEUE_MAX 1
-#define UPLOADERS_MAX 8
-/* pack buffers kept for reuse: at most this many packs exist at once */
-#define SPARE_MAX (QUEUE_MAX + UPLOADERS_MAX + 1)
-
-struct job {
-	size_t walk_index;
-	struct nv_chunk *chunks; /* chunk.pack = run pack index */
-	uint32_t nchunks, cap;
-	uint64_t size;
-	bool done;     /* from the stat cache */
-	bool vanished; /* gone between the walk and the read: left out */
-};
-
-struct pack_item {
+struct nv_sync_pack_item {
 	struct nv_buf data;
 	struct nv_idx_entry *idx;
 	size_t nidx;
 	uint32_t run_index;
 };
 
-struct ctx {
-	const struct nv_engine_opts *o;
-	const char *prefix;
-	int rootfd;
-	struct nv_walk walk;
-	int walk_rc; /* the walk thread's result and error */
-	struct nv_error walk_err;
-
-	pthread_mutex_t lock;	     /* map, run packs, open pack */
-	struct nv_blob_map map;	     /* blob hash -> location (pack = run index) */
-	struct nv_blob_map pack_ids; /* pack id -> run index (in .pack) */
-	unsigned char (*rpacks)[NV_HASH_LEN];
-	size_t nrpacks, rpcap;
-	struct nv_buf pack;
-	struct nv_idx_entry *pidx;
-	size_t npidx, pidxcap;
-	uint32_t pack_run;
-	bool pack_open;
-
-	pthread_mutex_t qlock;
-	pthread_cond_t qnonempty, qspace;
-	struct pack_item *queue[QUEUE_MAX];
-	size_t qhead, qlen;
-	bool qclosed;
-	struct nv_buf spare[SPARE_MAX]; /* uploaded packs' buffers, for reuse */
-	size_t nspare;
-
-	atomic_int failed;
-	pthread_mutex_t elock;
-	struct nv_error first;
-
-	struct job *jobs;
-	size_t njobs;
-	struct nv_mem_pool slab; /* chunk lists of the jobs the stat cache settled */
-	atomic_size_t next_job;
-
-	atomic_uint_least64_t bytes_hashed, bytes_new, bytes_uploaded, blobs_new, packs_new;
-	struct nv_progress progress;
-};
-
-static void fail(struct ctx *c, const struct nv_error *e)
+static void fail(struct nv_sync *c, const struct nv_error *e)
 {
 	pthread_mutex_lock(&c->elock);
 	if (!atomic_load(&c->failed)) {
@@ -108,12 +55,12 @@ static void fail(struct ctx *c, const struct nv_error *e)
 	pthread_mutex_unlock(&c->qlock);
 }
 
-static bool past_deadline(const struct ctx *c)
+static bool past_deadline(const struct nv_sync *c)
 {
 	return c->o->deadline_ms && nv_now_ms() >= c->o->deadline_ms;
 }
 
-static int check_deadline(struct ctx *c)
+static int check_deadline(struct nv_sync *c)
 {
 	struct nv_error e = NV_ERROR_INIT;
 
@@ -125,7 +72,7 @@ static int check_deadline(struct ctx *c)
 }
 
 /* Room for one more run pack (lock held or single threaded). */
-static int grow_rpacks(struct ctx *c, struct nv_error *err)
+static int grow_rpacks(struct nv_sync *c, struct nv_error *err)
 {
 	if (NV_GROW(c->rpacks, c->nrpacks, c->rpcap, 64))
 		return nv_error_set(err, NV_ENOMEM, "out of memory");
@@ -134,7 +81,7 @@ static int grow_rpacks(struct ctx *c, struct nv_error *err)
 
 /* A run pack index for a pack id, adding it if new (lock held or single
  * threaded). */
-static int run_pack_index(struct ctx *c, const unsigned char id[NV_HASH_LEN], uint32_t *out,
+static int run_pack_index(struct nv_sync *c, const unsigned char id[NV_HASH_LEN], uint32_t *out,
 			  struct nv_error *err)
 {
 	const struct nv_blob_loc *l = nv_blob_map_get(&c->pack_ids, id);
@@ -157,16 +104,9 @@ static int run_pack_index(struct ctx *c, const unsigned char id[NV_HASH_LEN], ui
 
 /* ---- known blobs ---- */
 
-struct listing {
-	const char *prefix;
-	size_t plen;
-	struct nv_blob_map packs; /* id -> bit 1 .pack, bit 2 .idx (in loc.pack) */
-	struct nv_error *err;
-};
-
 static int list_cb(const char *key, const struct nv_store_stat *st, void *ud)
 {
-	struct listing *l = ud;
+	struct nv_sync_listing *l = ud;
 	unsigned char id[NV_HASH_LEN];
 	struct nv_blob_loc *cur, v = {0, 0, 0, 0};
 	size_t pl;
@@ -192,7 +132,7 @@ static int list_cb(const char *key, const struct nv_store_stat *st, void *ud)
 	return nv_blob_map_put(&l->packs, id, &v, NULL, l->err);
 }
 
-static bool pack_present(const struct listing *l, const unsigned char id[NV_HASH_LEN])
+static bool pack_present(const struct nv_sync_listing *l, const unsigned char id[NV_HASH_LEN])
 {
 	const struct nv_blob_loc *v = nv_blob_map_get(&l->packs, id);
 
@@ -200,8 +140,8 @@ static bool pack_present(const struct listing *l, const unsigned char id[NV_HASH
 }
 
 /* Add the blobs of manifest m that sit in present packs to the map. */
-static int learn_manifest(struct ctx *c, const struct nv_manifest *m, const struct listing *l,
-			  struct nv_error *err)
+static int learn_manifest(struct nv_sync *c, const struct nv_manifest *m,
+			  const struct nv_sync_listing *l, struct nv_error *err)
 {
 	size_t i;
 	int rc;
@@ -226,7 +166,8 @@ static int learn_manifest(struct ctx *c, const struct nv_manifest *m, const stru
 }
 
 /* Packs in the store that no manifest we read names: read their index. */
-static int learn_orphan_packs(struct ctx *c, const struct listing *l, struct nv_error *err)
+static int learn_orphan_packs(struct nv_sync *c, const struct nv_sync_listing *l,
+			      struct nv_error *err)
 {
 	struct nv_buf key = NV_BUF_INIT(4096), data = NV_BUF_INIT(64u << 20);
 	size_t i;
@@ -276,7 +217,7 @@ static int learn_orphan_packs(struct ctx *c, const struct listing *l, struct nv_
 
 /* ---- packs and uploads ---- */
 
-static void free_item(struct pack_item *it)
+static void free_item(struct nv_sync_pack_item *it)
 {
 	if (!it)
 		return;
@@ -288,10 +229,10 @@ static void free_item(struct pack_item *it)
 /* Free an uploaded item but keep its pack buffer for the next pack: each
  * buffer is allocated and paged in once, and malloc does not pile up freed
  * 16 MiB blocks in its per-thread arenas (peak RSS). */
-static void recycle_item(struct ctx *c, struct pack_item *it)
+static void recycle_item(struct nv_sync *c, struct nv_sync_pack_item *it)
 {
 	pthread_mutex_lock(&c->qlock);
-	if (c->nspare < SPARE_MAX && it->data.alloc) {
+	if (c->nspare < NV_SYNC_SPARE_MAX && it->data.alloc) {
 		nv_buf_reset(&it->data);
 		c->spare[c->nspare++] = it->data;
 		nv_buf_init(&it->data, 0);
@@ -300,7 +241,7 @@ static void recycle_item(struct ctx *c, struct pack_item *it)
 	free_item(it);
 }
 
-static int upload_item(struct ctx *c, struct pack_item *it, struct nv_error *err)
+static int upload_item(struct nv_sync *c, struct nv_sync_pack_item *it, struct nv_error *err)
 {
 	struct nv_buf key = NV_BUF_INIT(4096), idx = NV_BUF_INIT(NV_BUF_UNLIMITED);
 	int rc;
@@ -337,10 +278,10 @@ out:
 
 static void *uploader(void *arg)
 {
-	struct ctx *c = arg;
+	struct nv_sync *c = arg;
 
 	for (;;) {
-		struct pack_item *it = NULL;
+		struct nv_sync_pack_item *it = NULL;
 		struct nv_error e = NV_ERROR_INIT;
 
 		pthread_mutex_lock(&c->qlock);
@@ -348,7 +289,7 @@ static void *uploader(void *arg)
 			pthread_cond_wait(&c->qnonempty, &c->qlock);
 		if (c->qlen) {
 			it = c->queue[c->qhead];
-			c->qhead = (c->qhead + 1) % QUEUE_MAX;
+			c->qhead = (c->qhead + 1) % NV_SYNC_QUEUE_MAX;
 			c->qlen--;
 			pthread_cond_signal(&c->qspace);
 		}
@@ -361,26 +302,26 @@ static void *uploader(void *arg)
 	}
 }
 
-static void enqueue(struct ctx *c, struct pack_item *it)
+static void enqueue(struct nv_sync *c, struct nv_sync_pack_item *it)
 {
 	pthread_mutex_lock(&c->qlock);
-	while (c->qlen == QUEUE_MAX && !atomic_load(&c->failed))
+	while (c->qlen == NV_SYNC_QUEUE_MAX && !atomic_load(&c->failed))
 		pthread_cond_wait(&c->qspace, &c->qlock);
 	if (atomic_load(&c->failed)) {
 		pthread_mutex_unlock(&c->qlock);
 		free_item(it);
 		return;
 	}
-	c->queue[(c->qhead + c->qlen) % QUEUE_MAX] = it;
+	c->queue[(c->qhead + c->qlen) % NV_SYNC_QUEUE_MAX] = it;
 	c->qlen++;
 	pthread_cond_signal(&c->qnonempty);
 	pthread_mutex_unlock(&c->qlock);
 }
 
 /* Close the open pack: name it and hand it to the uploaders (lock held). */
-static int flush_pack(struct ctx *c, struct nv_error *err)
+static int flush_pack(struct nv_sync *c, struct nv_error *err)
 {
-	struct pack_item *it;
+	struct nv_sync_pack_item *it;
 	struct nv_blob_loc v = {0, 0, 0, 0};
 
 	if (!c->pack_open)
@@ -414,7 +355,7 @@ static int flush_pack(struct ctx *c, struct nv_error *err)
 }
 
 /* Append a compressed blob to the open pack (lock held). */
-static int append_blob(struct ctx *c, const unsigned char hash[NV_HASH_LEN], const void *frame,
+static int append_blob(struct nv_sync *c, const unsigned char hash[NV_HASH_LEN], const void *frame,
 		       size_t clen, size_t ulen, struct nv_blob_loc *loc, struct nv_error *err)
 {
 	int rc;
@@ -460,7 +401,7 @@ struct worker_bufs {
 	size_t outcap;
 };
 
-static int job_add_chunk(struct job *j, const unsigned char hash[NV_HASH_LEN],
+static int job_add_chunk(struct nv_sync_job *j, const unsigned char hash[NV_HASH_LEN],
 			 const struct nv_blob_loc *l, struct nv_error *err)
 {
 	struct nv_chunk *ch;
@@ -483,7 +424,8 @@ static int job_add_chunk(struct job *j, const unsigned char hash[NV_HASH_LEN],
 	return NV_OK;
 }
 
-static int process_file(struct ctx *c, struct job *j, struct worker_bufs *wb, struct nv_error *err)
+static int process_file(struct nv_sync *c, struct nv_sync_job *j, struct worker_bufs *wb,
+			struct nv_error *err)
 {
 	const struct nv_walk_entry *we = &c->walk.e[j->walk_index];
 	int fd, rc = NV_OK;
@@ -551,11 +493,11 @@ static int process_file(struct ctx *c, struct job *j, struct worker_bufs *wb, st
 		atomic_fetch_add(&c->bytes_hashed, (uint64_t)n);
 		nv_progress_add(&c->progress, (uint64_t)n);
 		j->size += (uint64_t)n;
-		pthread_mutex_lock(&c->lock);
+		pthread_mutex_lock(&c->lock_mu);
 		known = nv_blob_map_get(&c->map, hash);
 		if (known)
 			loc = *known;
-		pthread_mutex_unlock(&c->lock);
+		pthread_mutex_unlock(&c->lock_mu);
 		if (!known) {
 			clen = ZSTD_compress2(wb->cctx, wb->out, wb->outcap, wb->in, (size_t)n);
 			if (ZSTD_isError(clen)) {
@@ -563,13 +505,13 @@ static int process_file(struct ctx *c, struct job *j, struct worker_bufs *wb, st
 						  ZSTD_getErrorName(clen));
 				break;
 			}
-			pthread_mutex_lock(&c->lock);
+			pthread_mutex_lock(&c->lock_mu);
 			known = nv_blob_map_get(&c->map, hash);
 			if (known)
 				loc = *known;
 			else
 				rc = append_blob(c, hash, wb->out, clen, (size_t)n, &loc, err);
-			pthread_mutex_unlock(&c->lock);
+			pthread_mutex_unlock(&c->lock_mu);
 			if (rc)
 				break;
 		}
@@ -584,7 +526,7 @@ static int process_file(struct ctx *c, struct job *j, struct worker_bufs *wb, st
 
 static void *hash_worker(void *arg)
 {
-	struct ctx *c = arg;
+	struct nv_sync *c = arg;
 	struct worker_bufs wb = {NULL, NULL, NULL, ZSTD_compressBound(NV_BLOB_SIZE)};
 	struct nv_error e = NV_ERROR_INIT;
 
@@ -641,8 +583,8 @@ static const struct nv_entry *seek(struct cursor *cur, const char *path)
 }
 
 /* Reuse the chunks of a matching cache entry; false if not usable. */
-static bool try_cache(struct ctx *c, const struct nv_manifest *m, const struct nv_entry *e,
-		      const struct nv_walk_entry *we, struct job *j)
+static bool try_cache(struct nv_sync *c, const struct nv_manifest *m, const struct nv_entry *e,
+		      const struct nv_walk_entry *we, struct nv_sync_job *j)
 {
 	uint32_t k;
 
@@ -676,169 +618,194 @@ static bool try_cache(struct ctx *c, const struct nv_manifest *m, const struct n
 	return true;
 }
 
-/* ---- the whole sync ---- */
+/* ---- the phases (sync_phases.h) ---- */
 
 static void *walk_thread(void *arg)
 {
-	struct ctx *c = arg;
+	struct nv_sync *c = arg;
 
 	c->walk_rc = nv_walk_tree(c->rootfd, c->o->path, &c->walk, &c->walk_err);
 	return NULL;
 }
 
-int nv_sync_dataset(const struct nv_engine_opts *o, struct nv_sync_result *res,
-		    struct nv_error *err)
+void nv_sync_init(struct nv_sync *c, const struct nv_engine_opts *o, struct nv_sync_result *res)
 {
-	struct ctx c;
-	struct nv_buf prefix = NV_BUF_INIT(4096), key = NV_BUF_INIT(4096);
-	struct nv_buf obj = NV_BUF_INIT(NV_MANIFEST_MAX);
-	struct nv_manifest prev, cache, out;
-	struct listing l;
-	pthread_t *threads = NULL, upl[UPLOADERS_MAX];
-	int nworkers, nupl, started = 0, upstarted = 0, rc, i;
-	uint32_t *run_to_m = NULL;
-	size_t *hl_first = NULL; /* walk index -> walk index of its first name */
-	size_t *mindex = NULL;	 /* walk index -> manifest index */
-	unsigned char head[NV_HASH_LEN];
-	bool have_prev = false, gc_running = false;
-	struct nv_buf lock = NV_BUF_INIT(4096);
-	struct cursor cc = {NULL, 0}, pc = {NULL, 0};
-	uint64_t to_hash = 0;
-	size_t k, from_cache = 0;
-	bool cache_fresh, cache_has_base = false, cache_is_head = false;
-	unsigned char cache_base[NV_HASH_LEN];
-	const struct nv_manifest *pm;
-	pthread_t walker;
-	bool walking = false;
-
 	memset(res, 0, sizeof(*res));
-	memset(&c, 0, sizeof(c));
-	c.o = o;
-	c.rootfd = -1;
-	nv_walk_init(&c.walk);
-	nv_blob_map_init(&c.map);
-	nv_blob_map_init(&c.pack_ids);
-	nv_buf_init(&c.pack, NV_PACK_TARGET + ZSTD_COMPRESSBOUND(NV_BLOB_SIZE) + 64);
-	pthread_mutex_init(&c.lock, NULL);
-	pthread_mutex_init(&c.qlock, NULL);
-	pthread_mutex_init(&c.elock, NULL);
-	pthread_cond_init(&c.qnonempty, NULL);
-	pthread_cond_init(&c.qspace, NULL);
-	nv_manifest_init(&prev);
-	nv_manifest_init(&cache);
-	nv_manifest_init(&out);
-	memset(&l, 0, sizeof(l));
-	nv_blob_map_init(&l.packs);
+	memset(c, 0, sizeof(*c));
+	c->o = o;
+	c->res = res;
+	c->rootfd = -1;
+	nv_buf_init(&c->prefix_buf, 4096);
+	nv_buf_init(&c->key, 4096);
+	nv_buf_init(&c->obj, NV_MANIFEST_MAX);
+	nv_buf_init(&c->lock, 4096);
+	nv_walk_init(&c->walk);
+	nv_blob_map_init(&c->map);
+	nv_blob_map_init(&c->pack_ids);
+	nv_buf_init(&c->pack, NV_PACK_TARGET + ZSTD_COMPRESSBOUND(NV_BLOB_SIZE) + 64);
+	pthread_mutex_init(&c->lock_mu, NULL);
+	pthread_mutex_init(&c->qlock, NULL);
+	pthread_mutex_init(&c->elock, NULL);
+	pthread_cond_init(&c->qnonempty, NULL);
+	pthread_cond_init(&c->qspace, NULL);
+	nv_manifest_init(&c->prev);
+	nv_manifest_init(&c->cache);
+	nv_manifest_init(&c->out);
+	nv_blob_map_init(&c->l.packs);
+}
 
-	if ((rc = nv_keys_dataset_prefix(o->ds, o->pod_id, &prefix, err)))
-		goto done;
-	c.prefix = prefix.p;
+/* Which blobs the store holds: those of HEAD's manifest, of the packs no
+ * manifest names (their index), and of the stat cache, each only where
+ * its pack is listed with its index. While a gc runs, only HEAD's packs
+ * are sure to stay. */
+static int learn_blobs(struct nv_sync *c, struct nv_error *err)
+{
+	int rc;
+
+	if ((rc = nv_keys_dir(c->prefix, NV_KEY_PACK, &c->key, err)))
+		return rc;
+	c->l.prefix = c->key.p;
+	c->l.plen = c->key.len;
+	c->l.err = err;
+	if ((rc = nv_store_list(c->o->store, c->key.p, list_cb, &c->l, err)))
+		return rc;
+	if (c->have_prev && (rc = learn_manifest(c, c->pm, &c->l, err)))
+		return rc;
+	if (c->gc_running)
+		return NV_OK;
+	if ((rc = learn_orphan_packs(c, &c->l, err)))
+		return rc;
+	if (c->cache.nentries &&
+	    !(c->have_prev && !memcmp(c->cache.digest, c->pm->digest, NV_HASH_LEN)))
+		rc = learn_manifest(c, &c->cache, &c->l, err);
+	return rc;
+}
+
+int nv_sync_learn(struct nv_sync *c, struct nv_error *err)
+{
+	const struct nv_engine_opts *o = c->o;
+	int rc;
+
+	if ((rc = nv_keys_dataset_prefix(o->ds, o->pod_id, &c->prefix_buf, err)))
+		return rc;
+	c->prefix = c->prefix_buf.p;
 	/* the folder is walked while the store is read (both mostly wait) */
-	c.rootfd = open(o->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (c.rootfd < 0) {
-		rc = nv_error_sys(err, NV_EIO, errno, "cannot open '%s'", o->path);
-		goto done;
-	}
-	if (pthread_create(&walker, NULL, walk_thread, &c)) {
-		rc = nv_error_set(err, NV_EINTERNAL, "cannot start the walk thread");
-		goto done;
-	}
-	walking = true;
+	c->rootfd = open(o->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->rootfd < 0)
+		return nv_error_sys(err, NV_EIO, errno, "cannot open '%s'", o->path);
+	if (pthread_create(&c->walker, NULL, walk_thread, c))
+		return nv_error_set(err, NV_EINTERNAL, "cannot start the walk thread");
+	c->walking = true;
 	/* our lock first, then look for a gc: see gc.h */
-	if (!o->dry_run && (rc = nv_lock_acquire(o->store, prefix.p, "sync", &lock, err)))
-		goto done;
-	if ((rc = nv_lock_find(o->store, prefix.p, "gc", NULL, &gc_running, err)))
-		goto done;
-
-	/* 1. what the store knows */
-	rc = nv_engine_read_head(o->store, prefix.p, head, err);
+	if (!o->dry_run && (rc = nv_lock_acquire(o->store, c->prefix, "sync", &c->lock, err)))
+		return rc;
+	if ((rc = nv_lock_find(o->store, c->prefix, "gc", NULL, &c->gc_running, err)))
+		return rc;
+	rc = nv_engine_read_head(o->store, c->prefix, c->head, err);
 	if (rc != NV_OK && rc != NV_ENOTFOUND)
-		goto done;
-	have_prev = rc == NV_OK;
-	res->had_head = have_prev;
-	nv_engine_read_cache(o, prefix.p, &cache, cache_base, &cache_has_base);
+		return rc;
+	c->have_prev = rc == NV_OK;
+	c->res->had_head = c->have_prev;
+	nv_engine_read_cache(o, c->prefix, &c->cache, c->cache_base, &c->cache_has_base);
 	/* a cache made from HEAD's snapshot has its content and blob
 	 * locations: HEAD's manifest need not be fetched and decoded (while
 	 * a gc runs, HEAD's own manifest is the only safe source) */
-	cache_is_head = have_prev && !gc_running && cache.nentries && cache_has_base &&
-			!memcmp(cache_base, head, NV_HASH_LEN);
-	if (have_prev && !cache_is_head &&
-	    (rc = nv_engine_read_manifest(o->store, prefix.p, head, &prev, err)))
-		goto done;
-	pm = cache_is_head ? &cache : &prev;
-	if ((rc = nv_keys_dir(prefix.p, NV_KEY_PACK, &key, err)))
-		goto done;
-	l.prefix = key.p;
-	l.plen = key.len;
-	l.err = err;
-	if ((rc = nv_store_list(o->store, key.p, list_cb, &l, err)))
-		goto done;
-	/* while a gc runs, only HEAD's packs are sure to stay */
-	if ((have_prev && (rc = learn_manifest(&c, pm, &l, err))) ||
-	    (!gc_running && (rc = learn_orphan_packs(&c, &l, err))) ||
-	    (!gc_running && cache.nentries &&
-	     !(have_prev && !memcmp(cache.digest, pm->digest, NV_HASH_LEN)) &&
-	     (rc = learn_manifest(&c, &cache, &l, err))))
-		goto done;
+	c->cache_is_head = c->have_prev && !c->gc_running && c->cache.nentries &&
+			   c->cache_has_base && !memcmp(c->cache_base, c->head, NV_HASH_LEN);
+	if (c->have_prev && !c->cache_is_head &&
+	    (rc = nv_engine_read_manifest(o->store, c->prefix, c->head, &c->prev, err)))
+		return rc;
+	c->pm = c->cache_is_head ? &c->cache : &c->prev;
+	return learn_blobs(c, err);
+}
 
-	/* 2. the folder */
-	pthread_join(walker, NULL);
-	walking = false;
-	if ((rc = c.walk_rc)) {
+/* Another name of an earlier multi-link file? Then hl_first[k] names it
+ * and *dup is set. inodes maps (dev, ino) to the first name's walk index. */
+static int note_hardlink(struct nv_sync *c, struct nv_blob_map *inodes, size_t k, bool *dup,
+			 struct nv_error *err)
+{
+	const struct nv_walk_entry *we = &c->walk.e[k];
+	unsigned char ik[NV_HASH_LEN] = {0};
+	struct nv_blob_loc v = {0, 0, 0, k};
+	bool ins = false;
+	int rc;
+
+	*dup = false;
+	if (we->nlink <= 1)
+		return NV_OK;
+	memcpy(ik, &we->dev, 8);
+	memcpy(ik + 8, &we->ino, 8);
+	ik[16] = 1; /* keep apart from a zero key */
+	if ((rc = nv_blob_map_put(inodes, ik, &v, &ins, err)))
+		return rc;
+	if (!ins) {
+		c->hl_first[k] = (size_t)nv_blob_map_get(inodes, ik)->off;
+		*dup = true;
+	}
+	return NV_OK;
+}
+
+int nv_sync_plan(struct nv_sync *c, struct nv_error *err)
+{
+	struct nv_blob_map inodes;
+	struct cursor cc = {NULL, 0}, pc = {NULL, 0};
+	size_t k;
+	int rc = NV_OK;
+
+	pthread_join(c->walker, NULL);
+	c->walking = false;
+	if (c->walk_rc) {
 		if (err)
-			*err = c.walk_err;
-		goto done;
+			*err = c->walk_err;
+		return c->walk_rc;
 	}
-	c.jobs = nv_calloc(c.walk.files ? c.walk.files : 1, sizeof(*c.jobs));
-	hl_first = nv_malloc(c.walk.n * sizeof(*hl_first));
-	mindex = nv_calloc(c.walk.n, sizeof(*mindex));
-	if (!c.jobs || !hl_first || !mindex) {
-		rc = nv_error_set(err, NV_ENOMEM, "out of memory");
-		goto done;
+	c->jobs = nv_calloc(c->walk.files ? c->walk.files : 1, sizeof(*c->jobs));
+	c->hl_first = nv_malloc(c->walk.n * sizeof(*c->hl_first));
+	c->mindex = nv_calloc(c->walk.n, sizeof(*c->mindex));
+	if (!c->jobs || !c->hl_first || !c->mindex)
+		return nv_error_set(err, NV_ENOMEM, "out of memory");
+	memset(c->hl_first, 0xff, c->walk.n * sizeof(*c->hl_first));
+	cc.m = c->cache.nentries ? &c->cache : NULL;
+	pc.m = c->have_prev && !c->cache_is_head ? &c->prev : NULL;
+	nv_blob_map_init(&inodes);
+	for (k = 0; k < c->walk.n && !rc; k++) {
+		const struct nv_walk_entry *we = &c->walk.e[k];
+		struct nv_sync_job *j;
+		bool dup;
+
+		if (!S_ISREG(we->mode) || (rc = note_hardlink(c, &inodes, k, &dup, err)) || dup)
+			continue;
+		j = &c->jobs[c->njobs++];
+		j->walk_index = k;
+		if (try_cache(c, &c->cache, seek(&cc, we->path), we, j))
+			c->from_cache++;
+		else if (!try_cache(c, &c->prev, seek(&pc, we->path), we, j))
+			c->to_hash += we->size;
 	}
-	memset(hl_first, 0xff, c.walk.n * sizeof(*hl_first));
-	cc.m = cache.nentries ? &cache : NULL;
-	pc.m = have_prev && !cache_is_head ? &prev : NULL;
-	{
-		struct nv_blob_map inodes; /* (dev, ino) of multi-link files -> walk index */
+	nv_blob_map_release(&inodes);
+	return rc;
+}
 
-		nv_blob_map_init(&inodes);
-		for (k = 0; k < c.walk.n; k++) {
-			struct nv_walk_entry *we = &c.walk.e[k];
-			struct job *j;
+/* Stop the uploaders once the queue is drained, and wait for them. */
+static void stop_uploaders(struct nv_sync *c, pthread_t *upl, int n)
+{
+	int i;
 
-			if (!S_ISREG(we->mode))
-				continue;
-			if (we->nlink > 1) {
-				unsigned char ik[NV_HASH_LEN] = {0};
-				struct nv_blob_loc v = {0, 0, 0, k};
-				bool ins = false;
+	pthread_mutex_lock(&c->qlock);
+	c->qclosed = true;
+	pthread_cond_broadcast(&c->qnonempty);
+	pthread_mutex_unlock(&c->qlock);
+	for (i = 0; i < n; i++)
+		pthread_join(upl[i], NULL);
+}
 
-				memcpy(ik, &we->dev, 8);
-				memcpy(ik + 8, &we->ino, 8);
-				ik[16] = 1; /* keep apart from a zero key */
-				if ((rc = nv_blob_map_put(&inodes, ik, &v, &ins, err)))
-					break;
-				if (!ins) {
-					/* another name of an earlier file */
-					hl_first[k] = (size_t)nv_blob_map_get(&inodes, ik)->off;
-					continue;
-				}
-			}
-			j = &c.jobs[c.njobs++];
-			j->walk_index = k;
-			if (try_cache(&c, &cache, seek(&cc, we->path), we, j))
-				from_cache++;
-			else if (!try_cache(&c, &prev, seek(&pc, we->path), we, j))
-				to_hash += we->size;
-		}
-		nv_blob_map_release(&inodes);
-		if (rc)
-			goto done;
-	}
+int nv_sync_upload(struct nv_sync *c, struct nv_error *err)
+{
+	const struct nv_engine_opts *o = c->o;
+	pthread_t *threads = NULL, upl[NV_SYNC_UPLOADERS_MAX];
+	int nworkers, nupl, started = 0, upstarted = 0, rc = NV_OK, i;
 
-	/* 3. hash, compress, pack, upload */
-	nv_progress_start(&c.progress, "sync", o->ds->path, to_hash,
+	nv_progress_start(&c->progress, "sync", o->ds->path, c->to_hash,
 			  (int)o->cfg->progress_interval_ms);
 	nworkers = o->workers > 0 ? o->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (nworkers < 1)
@@ -846,217 +813,265 @@ int nv_sync_dataset(const struct nv_engine_opts *o, struct nv_sync_result *res,
 	if (nworkers > 16)
 		nworkers = 16;
 	nupl = o->cfg->parallel < 4 ? o->cfg->parallel : 4;
-	if (nupl > UPLOADERS_MAX)
-		nupl = UPLOADERS_MAX;
+	if (nupl > NV_SYNC_UPLOADERS_MAX)
+		nupl = NV_SYNC_UPLOADERS_MAX;
 	threads = nv_calloc((size_t)nworkers, sizeof(*threads));
-	if (!threads) {
-		rc = nv_error_set(err, NV_ENOMEM, "out of memory");
-		goto done;
-	}
-	for (i = 0; i < nupl; i++, upstarted++)
-		if (pthread_create(&upl[i], NULL, uploader, &c)) {
-			rc = nv_error_set(err, NV_EINTERNAL, "cannot start an upload thread");
-			goto join;
-		}
-	for (i = 0; i < nworkers; i++, started++)
-		if (pthread_create(&threads[i], NULL, hash_worker, &c)) {
-			rc = nv_error_set(err, NV_EINTERNAL, "cannot start a hashing thread");
-			goto join;
-		}
-join:
+	if (!threads)
+		return nv_error_set(err, NV_ENOMEM, "out of memory");
+	while (upstarted < nupl && !pthread_create(&upl[upstarted], NULL, uploader, c))
+		upstarted++;
+	if (upstarted < nupl)
+		rc = nv_error_set(err, NV_EINTERNAL, "cannot start an upload thread");
+	while (!rc && started < nworkers &&
+	       !pthread_create(&threads[started], NULL, hash_worker, c))
+		started++;
+	if (!rc && started < nworkers)
+		rc = nv_error_set(err, NV_EINTERNAL, "cannot start a hashing thread");
 	for (i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
-	if (!rc && !atomic_load(&c.failed)) {
+	nv_free(threads);
+	if (!rc && !atomic_load(&c->failed)) {
 		struct nv_error fe = NV_ERROR_INIT;
 
-		pthread_mutex_lock(&c.lock);
-		if (flush_pack(&c, &fe))
-			fail(&c, &fe);
-		pthread_mutex_unlock(&c.lock);
+		pthread_mutex_lock(&c->lock_mu);
+		if (flush_pack(c, &fe))
+			fail(c, &fe);
+		pthread_mutex_unlock(&c->lock_mu);
 	}
-	pthread_mutex_lock(&c.qlock);
-	c.qclosed = true;
-	pthread_cond_broadcast(&c.qnonempty);
-	pthread_mutex_unlock(&c.qlock);
-	for (i = 0; i < upstarted; i++)
-		pthread_join(upl[i], NULL);
+	stop_uploaders(c, upl, upstarted);
 	if (rc)
-		goto done;
-	if (atomic_load(&c.failed)) {
-		rc = c.first.code;
+		return rc;
+	if (atomic_load(&c->failed)) {
 		if (err)
-			*err = c.first;
-		goto done;
+			*err = c->first;
+		return c->first.code;
 	}
+	return NV_OK;
+}
 
-	/* 4. the manifest */
-	out.created = (int64_t)time(NULL);
-	out.dataset = nv_strdup(o->ds->path);
-	run_to_m = nv_malloc((c.nrpacks ? c.nrpacks : 1) * sizeof(*run_to_m));
-	if (!out.dataset || !run_to_m) {
-		rc = nv_error_set(err, NV_ENOMEM, "out of memory");
-		goto done;
+/* The manifest entry of a file job: its chunks, with run pack indexes
+ * turned into the manifest's pack table. */
+static int add_file_chunks(struct nv_sync *c, const struct nv_sync_job *j, struct nv_entry *e,
+			   struct nv_error *err)
+{
+	uint32_t q;
+	int rc = NV_OK;
+
+	e->type = NV_ENT_FILE;
+	e->size = j->size;
+	e->first_chunk = c->out.nchunks;
+	e->nchunks = j->nchunks;
+	for (q = 0; q < j->nchunks && !rc; q++) {
+		struct nv_chunk ch = j->chunks[q];
+		uint32_t run = ch.pack;
+
+		if (c->run_to_m[run] == UINT32_MAX)
+			rc = nv_manifest_add_pack(&c->out, c->rpacks[run], &c->run_to_m[run], err);
+		ch.pack = c->run_to_m[run];
+		if (!rc)
+			rc = nv_manifest_add_chunk(&c->out, &ch, err);
 	}
-	memset(run_to_m, 0xff, (c.nrpacks ? c.nrpacks : 1) * sizeof(*run_to_m));
-	if (have_prev) {
-		out.has_parent = true;
-		memcpy(out.parent, head, NV_HASH_LEN);
-	}
-	{
-		size_t jn = 0, nch = 0;
+	return rc;
+}
 
-		for (k = 0; k < c.njobs; k++)
-			nch += c.jobs[k].nchunks;
-		if ((rc = nv_manifest_reserve(&out, c.walk.n, nch, err)))
-			goto done;
-		for (k = 0; k < c.walk.n && !rc; k++) {
-			const struct nv_walk_entry *we = &c.walk.e[k];
-			struct nv_entry e;
-			uint32_t q;
+/* One walk entry into the manifest (or left out: mindex SIZE_MAX). *jn is
+ * the next file job, in walk order. */
+static int add_entry(struct nv_sync *c, size_t k, size_t *jn, struct nv_error *err)
+{
+	const struct nv_walk_entry *we = &c->walk.e[k];
+	struct nv_sync_result *res = c->res;
+	struct nv_entry e;
+	int rc;
 
-			memset(&e, 0, sizeof(e));
-			e.path = we->path;
-			e.mode = we->mode & 07777;
-			e.mtime_sec = we->mtime_sec;
-			e.mtime_nsec = we->mtime_nsec;
-			e.ctime_sec = we->ctime_sec;
-			e.ctime_nsec = we->ctime_nsec;
-			e.ino = we->ino;
-			if (S_ISDIR(we->mode)) {
-				e.type = NV_ENT_DIR;
-				res->dirs++;
-			} else if (S_ISLNK(we->mode)) {
-				e.type = NV_ENT_SYMLINK;
-				e.link = we->link;
-				res->symlinks++;
-			} else if (hl_first[k] != SIZE_MAX) {
-				if (mindex[hl_first[k]] == SIZE_MAX) { /* its file vanished */
-					mindex[k] = SIZE_MAX;
-					res->skipped++;
-					continue;
-				}
-				e.type = NV_ENT_HARDLINK;
-				e.link_index = mindex[hl_first[k]];
-				res->hardlinks++;
-			} else {
-				struct job *j = &c.jobs[jn++];
-
-				if (j->vanished) {
-					mindex[k] = SIZE_MAX;
-					res->skipped++;
-					continue;
-				}
-				e.type = NV_ENT_FILE;
-				e.size = j->size;
-				e.first_chunk = out.nchunks;
-				e.nchunks = j->nchunks;
-				for (q = 0; q < j->nchunks && !rc; q++) {
-					struct nv_chunk ch = j->chunks[q];
-					uint32_t run = ch.pack;
-
-					if (run_to_m[run] == UINT32_MAX)
-						rc = nv_manifest_add_pack(&out, c.rpacks[run],
-									  &run_to_m[run], err);
-					ch.pack = run_to_m[run];
-					if (!rc)
-						rc = nv_manifest_add_chunk(&out, &ch, err);
-				}
-				res->files++;
-				res->bytes_scanned += j->size;
-			}
-			if (!rc)
-				rc = nv_manifest_add_entry_ref(&out, &e, &mindex[k], err);
+	memset(&e, 0, sizeof(e));
+	e.path = we->path;
+	e.mode = we->mode & 07777;
+	e.mtime_sec = we->mtime_sec;
+	e.mtime_nsec = we->mtime_nsec;
+	e.ctime_sec = we->ctime_sec;
+	e.ctime_nsec = we->ctime_nsec;
+	e.ino = we->ino;
+	if (S_ISDIR(we->mode)) {
+		e.type = NV_ENT_DIR;
+		res->dirs++;
+	} else if (S_ISLNK(we->mode)) {
+		e.type = NV_ENT_SYMLINK;
+		e.link = we->link;
+		res->symlinks++;
+	} else if (c->hl_first[k] != SIZE_MAX) {
+		if (c->mindex[c->hl_first[k]] == SIZE_MAX) { /* its file vanished */
+			c->mindex[k] = SIZE_MAX;
+			res->skipped++;
+			return NV_OK;
 		}
+		e.type = NV_ENT_HARDLINK;
+		e.link_index = c->mindex[c->hl_first[k]];
+		res->hardlinks++;
+	} else {
+		const struct nv_sync_job *j = &c->jobs[(*jn)++];
+
+		if (j->vanished) {
+			c->mindex[k] = SIZE_MAX;
+			res->skipped++;
+			return NV_OK;
+		}
+		if ((rc = add_file_chunks(c, j, &e, err)))
+			return rc;
+		res->files++;
+		res->bytes_scanned += j->size;
 	}
+	return nv_manifest_add_entry_ref(&c->out, &e, &c->mindex[k], err);
+}
+
+int nv_sync_build(struct nv_sync *c, struct nv_error *err)
+{
+	struct nv_sync_result *res = c->res;
+	size_t k, jn = 0, nch = 0, nr = c->nrpacks ? c->nrpacks : 1;
+	int rc = NV_OK;
+
+	c->out.created = (int64_t)time(NULL);
+	c->out.dataset = nv_strdup(c->o->ds->path);
+	c->run_to_m = nv_malloc(nr * sizeof(*c->run_to_m));
+	if (!c->out.dataset || !c->run_to_m)
+		return nv_error_set(err, NV_ENOMEM, "out of memory");
+	memset(c->run_to_m, 0xff, nr * sizeof(*c->run_to_m));
+	if (c->have_prev) {
+		c->out.has_parent = true;
+		memcpy(c->out.parent, c->head, NV_HASH_LEN);
+	}
+	for (k = 0; k < c->njobs; k++)
+		nch += c->jobs[k].nchunks;
+	if ((rc = nv_manifest_reserve(&c->out, c->walk.n, nch, err)))
+		return rc;
+	for (k = 0; k < c->walk.n && !rc; k++)
+		rc = add_entry(c, k, &jn, err);
 	/* out's paths are the walk's */
-	nv_mem_pool_adopt(&out.strings, &c.walk.strings);
-	if (rc)
-		goto done;
-	if ((rc = nv_manifest_compute_digest(&out, err)))
-		goto done;
-	res->skipped += c.walk.skipped;
-	res->bytes_hashed = atomic_load(&c.bytes_hashed);
-	res->bytes_new = atomic_load(&c.bytes_new);
-	res->blobs_new = atomic_load(&c.blobs_new);
-	res->packs_new = atomic_load(&c.packs_new);
+	nv_mem_pool_adopt(&c->out.strings, &c->walk.strings);
+	if (rc || (rc = nv_manifest_compute_digest(&c->out, err)))
+		return rc;
+	res->skipped += c->walk.skipped;
+	res->bytes_hashed = atomic_load(&c->bytes_hashed);
+	res->bytes_new = atomic_load(&c->bytes_new);
+	res->blobs_new = atomic_load(&c->blobs_new);
+	res->packs_new = atomic_load(&c->packs_new);
 	res->unchanged =
-	    have_prev && !res->packs_new && !memcmp(out.digest, pm->digest, NV_HASH_LEN);
+	    c->have_prev && !res->packs_new && !memcmp(c->out.digest, c->pm->digest, NV_HASH_LEN);
 	/* unchanged, and every file matched the stat cache: the cache on disk
 	 * already says all this, so neither encode nor rewrite it */
-	cache_fresh = res->unchanged && cache_is_head && from_cache == c.njobs;
-	if (!cache_fresh && (rc = nv_manifest_encode(&out, o->cfg->zstd_level, &obj, err)))
-		goto done;
-	if (res->unchanged) {
-		memcpy(res->snapshot, head, NV_HASH_LEN);
-	} else {
-		nv_sha256(obj.p, obj.len, res->snapshot);
-		if (o->dry_run)
-			goto done;
-		if ((rc = check_deadline(&c))) {
-			if (err)
-				*err = c.first;
-			goto done;
-		}
-		nv_buf_reset(&key);
-		if ((rc = nv_keys_object(prefix.p, NV_KEY_SNAPSHOT, res->snapshot, &key, err)))
-			goto done;
-		rc = nv_store_put(o->store, key.p, obj.p, obj.len, NV_PUT_IF_ABSENT, err);
-		if (rc == NV_EEXISTS)
-			rc = NV_OK;
-		if (rc)
-			goto done;
-		res->bytes_uploaded = atomic_load(&c.bytes_uploaded) + obj.len;
-		/* HEAD moves last */
-		nv_buf_reset(&key);
-		{
-			struct nv_buf hb = NV_BUF_INIT(256);
+	c->cache_fresh = res->unchanged && c->cache_is_head && c->from_cache == c->njobs;
+	if (!c->cache_fresh &&
+	    (rc = nv_manifest_encode(&c->out, c->o->cfg->zstd_level, &c->obj, err)))
+		return rc;
+	if (res->unchanged)
+		memcpy(res->snapshot, c->head, NV_HASH_LEN);
+	else
+		nv_sha256(c->obj.p, c->obj.len, res->snapshot);
+	return NV_OK;
+}
 
-			if (!(rc = nv_keys_object(prefix.p, NV_KEY_HEAD, NULL, &key, err)) &&
-			    !(rc = nv_head_encode(res->snapshot, &hb, err)))
-				rc = nv_store_put(o->store, key.p, hb.p, hb.len, 0, err);
-			nv_buf_release(&hb);
-			if (rc)
-				goto done;
-		}
+/* The snapshot manifest, then HEAD: HEAD moves last. */
+static int store_snapshot_and_head(struct nv_sync *c, struct nv_error *err)
+{
+	struct nv_store *s = c->o->store;
+	struct nv_buf hb = NV_BUF_INIT(256);
+	int rc;
+
+	if ((rc = check_deadline(c))) {
+		if (err)
+			*err = c->first;
+		return rc;
 	}
-	if (!o->dry_run && !cache_fresh)
-		nv_engine_write_cache(o, prefix.p, &obj, res->snapshot, NULL);
-done:
-	if (walking)
-		pthread_join(walker, NULL);
-	if (lock.len)
-		nv_lock_release(o->store, lock.p);
-	nv_buf_release(&lock);
-	if (c.rootfd >= 0)
-		close(c.rootfd);
-	for (k = 0; k < c.njobs; k++)
-		if (c.jobs[k].cap)
-			nv_free(c.jobs[k].chunks);
-	nv_mem_pool_release(&c.slab);
-	nv_free(c.jobs);
-	nv_free(threads);
-	nv_free(run_to_m);
-	nv_free(hl_first);
-	nv_free(mindex);
-	nv_free(c.rpacks);
-	nv_free(c.pidx);
-	nv_buf_release(&c.pack);
-	for (k = 0; k < c.nspare; k++)
-		nv_buf_release(&c.spare[k]);
-	nv_blob_map_release(&c.map);
-	nv_blob_map_release(&c.pack_ids);
-	nv_blob_map_release(&l.packs);
-	nv_walk_release(&c.walk);
-	nv_manifest_release(&prev);
-	nv_manifest_release(&cache);
-	nv_manifest_release(&out);
-	nv_buf_release(&prefix);
-	nv_buf_release(&key);
-	nv_buf_release(&obj);
-	pthread_mutex_destroy(&c.lock);
-	pthread_mutex_destroy(&c.qlock);
-	pthread_mutex_destroy(&c.elock);
-	pthread_cond_destroy(&c.qnonempty);
-	pthread_cond_destroy(&c.qspace);
+	nv_buf_reset(&c->key);
+	if ((rc = nv_keys_object(c->prefix, NV_KEY_SNAPSHOT, c->res->snapshot, &c->key, err)))
+		return rc;
+	rc = nv_store_put(s, c->key.p, c->obj.p, c->obj.len, NV_PUT_IF_ABSENT, err);
+	if (rc == NV_EEXISTS)
+		rc = NV_OK;
+	if (rc)
+		return rc;
+	c->res->bytes_uploaded = atomic_load(&c->bytes_uploaded) + c->obj.len;
+	nv_buf_reset(&c->key);
+	if (!(rc = nv_keys_object(c->prefix, NV_KEY_HEAD, NULL, &c->key, err)) &&
+	    !(rc = nv_head_encode(c->res->snapshot, &hb, err)))
+		rc = nv_store_put(s, c->key.p, hb.p, hb.len, 0, err);
+	nv_buf_release(&hb);
+	return rc;
+}
+
+int nv_sync_publish(struct nv_sync *c, struct nv_error *err)
+{
+	int rc;
+
+	if (c->o->dry_run)
+		return NV_OK;
+	if (!c->res->unchanged && (rc = store_snapshot_and_head(c, err)))
+		return rc;
+	if (!c->cache_fresh)
+		nv_engine_write_cache(c->o, c->prefix, &c->obj, c->res->snapshot, NULL);
+	return NV_OK;
+}
+
+void nv_sync_release(struct nv_sync *c)
+{
+	size_t k;
+
+	if (c->walking)
+		pthread_join(c->walker, NULL);
+	c->walking = false;
+	if (c->lock.len)
+		nv_lock_release(c->o->store, c->lock.p);
+	nv_buf_release(&c->lock);
+	nv_fs_close(&c->rootfd);
+	for (k = 0; k < c->njobs; k++)
+		if (c->jobs && c->jobs[k].cap)
+			nv_free(c->jobs[k].chunks);
+	c->njobs = 0;
+	nv_mem_pool_release(&c->slab);
+	nv_free(c->jobs);
+	nv_free(c->run_to_m);
+	nv_free(c->hl_first);
+	nv_free(c->mindex);
+	nv_free(c->rpacks);
+	nv_free(c->pidx);
+	c->jobs = NULL;
+	c->run_to_m = NULL;
+	c->hl_first = c->mindex = NULL;
+	c->rpacks = NULL;
+	c->pidx = NULL;
+	nv_buf_release(&c->pack);
+	for (k = 0; k < c->nspare; k++)
+		nv_buf_release(&c->spare[k]);
+	c->nspare = 0;
+	nv_blob_map_release(&c->map);
+	nv_blob_map_release(&c->pack_ids);
+	nv_blob_map_release(&c->l.packs);
+	nv_walk_release(&c->walk);
+	nv_manifest_release(&c->prev);
+	nv_manifest_release(&c->cache);
+	nv_manifest_release(&c->out);
+	nv_buf_release(&c->prefix_buf);
+	nv_buf_release(&c->key);
+	nv_buf_release(&c->obj);
+	if (c->o) {
+		pthread_mutex_destroy(&c->lock_mu);
+		pthread_mutex_destroy(&c->qlock);
+		pthread_mutex_destroy(&c->elock);
+		pthread_cond_destroy(&c->qnonempty);
+		pthread_cond_destroy(&c->qspace);
+	}
+	c->o = NULL;
+}
+
+int nv_sync_dataset(const struct nv_engine_opts *o, struct nv_sync_result *res,
+		    struct nv_error *err)
+{
+	struct nv_sync c;
+	int rc;
+
+	nv_sync_init(&c, o, res);
+	if (!(rc = nv_sync_learn(&c, err)) && !(rc = nv_sync_plan(&c, err)) &&
+	    !(rc = nv_sync_upload(&c, err)) && !(rc = nv_sync_build(&c, err)))
+		rc = nv_sync_publish(&c, err);
+	nv_sync_release(&c);
 	return rc;
 }
