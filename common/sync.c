@@ -57,7 +57,10 @@ static void fail(struct nv_sync *c, const struct nv_error *e)
 
 static bool past_deadline(const struct nv_sync *c)
 {
-	return c->o->deadline_ms && nv_now_ms() >= c->o->deadline_ms;
+	int64_t late = c->o->late_deadline_ms ? atomic_load(c->o->late_deadline_ms) : 0;
+	int64_t now = nv_now_ms();
+
+	return (c->o->deadline_ms && now >= c->o->deadline_ms) || (late && now >= late);
 }
 
 static int check_deadline(struct nv_sync *c)
