@@ -427,52 +427,15 @@ static int job_add_chunk(struct nv_sync_job *j, const unsigned char hash[NV_HASH
 	return NV_OK;
 }
 
-static int process_file(struct nv_sync *c, struct nv_sync_job *j, struct worker_bufs *wb,
-			struct nv_error *err)
+/* Read, hash and pack the open file from its start into j's chunks. */
+static int read_once(struct nv_sync *c, struct nv_sync_job *j, struct worker_bufs *wb, int fd,
+		     struct nv_error *err)
 {
 	const struct nv_walk_entry *we = &c->walk.e[j->walk_index];
-	int fd, rc = NV_OK;
+	int rc = NV_OK;
 
-	fd = nv_fs_openat_beneath(c->rootfd, we->path, O_RDONLY, 0);
-	if (fd < 0 && we->nlink > 1 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)) {
-		/* this name is gone, but the walk saw other names of the same
-		 * file: read it through one of them (the snapshot keeps every
-		 * name the walk saw, so no data is lost) */
-		size_t k;
-
-		for (k = 0; k < c->walk.n && fd < 0; k++) {
-			const struct nv_walk_entry *o = &c->walk.e[k];
-
-			struct stat st;
-
-			if (k == j->walk_index || !S_ISREG(o->mode) || o->ino != we->ino ||
-			    o->dev != we->dev)
-				continue;
-			fd = nv_fs_openat_beneath(c->rootfd, o->path, O_RDONLY, 0);
-			/* still the same file, not a new one under that name */
-			if (fd >= 0 && (fstat(fd, &st) < 0 || (uint64_t)st.st_ino != we->ino ||
-					(uint64_t)st.st_dev != we->dev))
-				nv_fs_close(&fd);
-		}
-		if (fd < 0)
-			errno = ENOENT;
-	}
-	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)) {
-		/* removed (or replaced by a symlink) since the walk, as a running
-		 * program's temp files are: it is left out of this snapshot, the
-		 * rest is still synced */
-		struct nv_log_rec r;
-
-		nv_log_begin(&r, NV_LOG_WARN, "sync.vanished");
-		nv_log_str(&r, "dataset", c->o->ds->path);
-		nv_log_str(&r, "path", we->path);
-		nv_log_str(&r, "reason", "removed or replaced while syncing; left out");
-		nv_log_end(&r);
-		j->vanished = true;
-		return NV_OK;
-	}
-	if (fd < 0)
-		return nv_error_sys(err, NV_EIO, errno, "cannot open '%s/%s'", c->o->path,
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return nv_error_sys(err, NV_EIO, errno, "cannot seek '%s/%s'", c->o->path,
 				    we->path);
 	j->size = 0;
 	j->nchunks = 0;
@@ -523,6 +486,144 @@ static int process_file(struct nv_sync *c, struct nv_sync_job *j, struct worker_
 		if ((size_t)n < NV_BLOB_SIZE)
 			break;
 	}
+	return rc;
+}
+
+static bool same_version(const struct stat *a, const struct stat *b)
+{
+	return a->st_size == b->st_size && a->st_ino == b->st_ino &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static void log_changed(const struct nv_sync *c, const char *path, const char *action)
+{
+	struct nv_log_rec r;
+
+	nv_log_begin(&r, NV_LOG_WARN, "sync.file_changed");
+	nv_log_str(&r, "dataset", c->o->ds->path);
+	nv_log_str(&r, "path", path);
+	nv_log_str(&r, "action", action);
+	nv_log_end(&r);
+}
+
+/* 1 when the file (stat *b) was modified over NV_SYNC_SETTLE_MS ago, or
+ * is still the same after waiting until then (*tmp: its stat); 0 when it
+ * changed meanwhile; minus an error code. A future mtime counts as old. */
+static int settled(const struct nv_sync *c, const char *path, int fd, const struct stat *b,
+		   struct stat *tmp, struct nv_error *err)
+{
+	struct timespec now, nap;
+	int64_t age_ms;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	age_ms = ((int64_t)now.tv_sec - (int64_t)b->st_mtim.tv_sec) * 1000 +
+		 ((int64_t)now.tv_nsec - (int64_t)b->st_mtim.tv_nsec) / 1000000;
+	if (age_ms < 0 || age_ms >= NV_SYNC_SETTLE_MS)
+		return 1;
+	nap.tv_sec = 0;
+	nap.tv_nsec = (long)(NV_SYNC_SETTLE_MS - age_ms) * 1000000L;
+	while (nanosleep(&nap, &nap) < 0 && errno == EINTR)
+		;
+	if (fstat(fd, tmp) < 0)
+		return -nv_error_sys(err, NV_EIO, errno, "cannot stat '%s/%s'", c->o->path, path);
+	return same_version(b, tmp);
+}
+
+/* Read the file until one read saw it unchanged from start to end (size,
+ * inode, mtime and ctime equal before and after, and as many bytes read
+ * as it has), at most NV_SYNC_READ_TRIES times; that read's stat goes
+ * into the job. A file that kept changing is marked torn: nv_sync_build
+ * keeps its previous version, or leaves it out. */
+static int read_stable(struct nv_sync *c, struct nv_sync_job *j, struct worker_bufs *wb, int fd,
+		       struct nv_error *err)
+{
+	const struct nv_walk_entry *we = &c->walk.e[j->walk_index];
+	struct stat a, b;
+	int tries, rc;
+
+	for (tries = 1; tries <= NV_SYNC_READ_TRIES; tries++) {
+		if (fstat(fd, &a) < 0)
+			return nv_error_sys(err, NV_EIO, errno, "cannot stat '%s/%s'", c->o->path,
+					    we->path);
+		if ((rc = read_once(c, j, wb, fd, err)))
+			return rc;
+		if (fstat(fd, &b) < 0)
+			return nv_error_sys(err, NV_EIO, errno, "cannot stat '%s/%s'", c->o->path,
+					    we->path);
+		if (!same_version(&a, &b) || j->size != (uint64_t)b.st_size)
+			continue;
+		/* modified just now: a writer may be between two writes (after
+		 * the truncation, before the data) with the file still; it must
+		 * stay the same for NV_SYNC_SETTLE_MS after its mtime */
+		if ((rc = settled(c, we->path, fd, &b, &a, err)) < 0)
+			return -rc;
+		if (rc)
+			break;
+	}
+	if (tries > NV_SYNC_READ_TRIES) {
+		j->torn = true;
+		return NV_OK;
+	}
+	j->have_stat = true;
+	j->ino = (uint64_t)b.st_ino;
+	j->mtime_sec = (int64_t)b.st_mtim.tv_sec;
+	j->mtime_nsec = (uint32_t)b.st_mtim.tv_nsec;
+	j->ctime_sec = (int64_t)b.st_ctim.tv_sec;
+	j->ctime_nsec = (uint32_t)b.st_ctim.tv_nsec;
+	if (tries > 1)
+		log_changed(c, we->path, "reread");
+	return NV_OK;
+}
+
+static int process_file(struct nv_sync *c, struct nv_sync_job *j, struct worker_bufs *wb,
+			struct nv_error *err)
+{
+	const struct nv_walk_entry *we = &c->walk.e[j->walk_index];
+	int fd, rc = NV_OK;
+
+	fd = nv_fs_openat_beneath(c->rootfd, we->path, O_RDONLY, 0);
+	if (fd < 0 && we->nlink > 1 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)) {
+		/* this name is gone, but the walk saw other names of the same
+		 * file: read it through one of them (the snapshot keeps every
+		 * name the walk saw, so no data is lost) */
+		size_t k;
+
+		for (k = 0; k < c->walk.n && fd < 0; k++) {
+			const struct nv_walk_entry *o = &c->walk.e[k];
+
+			struct stat st;
+
+			if (k == j->walk_index || !S_ISREG(o->mode) || o->ino != we->ino ||
+			    o->dev != we->dev)
+				continue;
+			fd = nv_fs_openat_beneath(c->rootfd, o->path, O_RDONLY, 0);
+			/* still the same file, not a new one under that name */
+			if (fd >= 0 && (fstat(fd, &st) < 0 || (uint64_t)st.st_ino != we->ino ||
+					(uint64_t)st.st_dev != we->dev))
+				nv_fs_close(&fd);
+		}
+		if (fd < 0)
+			errno = ENOENT;
+	}
+	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)) {
+		/* removed (or replaced by a symlink) since the walk, as a running
+		 * program's temp files are: it is left out of this snapshot, the
+		 * rest is still synced */
+		struct nv_log_rec r;
+
+		nv_log_begin(&r, NV_LOG_WARN, "sync.vanished");
+		nv_log_str(&r, "dataset", c->o->ds->path);
+		nv_log_str(&r, "path", we->path);
+		nv_log_str(&r, "reason", "removed or replaced while syncing; left out");
+		nv_log_end(&r);
+		j->vanished = true;
+		return NV_OK;
+	}
+	if (fd < 0)
+		return nv_error_sys(err, NV_EIO, errno, "cannot open '%s/%s'", c->o->path,
+				    we->path);
+	rc = read_stable(c, j, wb, fd, err);
 	close(fd);
 	return rc;
 }
@@ -877,6 +978,48 @@ static int add_file_chunks(struct nv_sync *c, const struct nv_sync_job *j, struc
 	return rc;
 }
 
+/* A torn file: its entry in HEAD's manifest, as it was, when that is a
+ * file whose blobs are all known; NV_ENOTFOUND (nothing set) otherwise. */
+static int keep_previous(struct nv_sync *c, const struct nv_walk_entry *we, struct nv_entry *e,
+			 struct nv_error *err)
+{
+	struct cursor cur = {c->have_prev ? c->pm : NULL, c->torn_cur};
+	const struct nv_entry *p = seek(&cur, we->path);
+	uint32_t q;
+	int rc;
+
+	c->torn_cur = cur.i;
+	if (!p || p->type != NV_ENT_FILE)
+		return NV_ENOTFOUND;
+	for (q = 0; q < p->nchunks; q++)
+		if (!nv_blob_map_get(&c->map, c->pm->chunks[p->first_chunk + q].hash))
+			return NV_ENOTFOUND;
+	e->type = NV_ENT_FILE;
+	e->size = p->size;
+	e->mode = p->mode;
+	e->mtime_sec = p->mtime_sec;
+	e->mtime_nsec = p->mtime_nsec;
+	/* never taken for the file on disk by the next sync's stat cache */
+	e->ino = 0;
+	e->ctime_sec = e->ctime_nsec = 0;
+	e->first_chunk = c->out.nchunks;
+	e->nchunks = p->nchunks;
+	for (q = 0; q < p->nchunks; q++) {
+		struct nv_chunk ch = c->pm->chunks[p->first_chunk + q];
+		uint32_t run = nv_blob_map_get(&c->map, ch.hash)->pack;
+
+		ch.pack = run;
+		if (c->run_to_m[run] == UINT32_MAX &&
+		    (rc = nv_manifest_add_pack(&c->out, c->rpacks[run], &c->run_to_m[run], err)))
+			return rc;
+		ch.pack = c->run_to_m[run];
+		if ((rc = nv_manifest_add_chunk(&c->out, &ch, err)))
+			return rc;
+	}
+	log_changed(c, we->path, "kept_previous");
+	return NV_OK;
+}
+
 /* One walk entry into the manifest (or left out: mindex SIZE_MAX). *jn is
  * the next file job, in walk order. */
 static int add_entry(struct nv_sync *c, size_t k, size_t *jn, struct nv_error *err)
@@ -913,15 +1056,30 @@ static int add_entry(struct nv_sync *c, size_t k, size_t *jn, struct nv_error *e
 	} else {
 		const struct nv_sync_job *j = &c->jobs[(*jn)++];
 
-		if (j->vanished) {
+		if (j->torn) {
+			if ((rc = keep_previous(c, we, &e, err)) == NV_OK)
+				goto add;
+			if (rc != NV_ENOTFOUND)
+				return rc;
+			log_changed(c, we->path, "skipped");
+		}
+		if (j->vanished || j->torn) {
 			c->mindex[k] = SIZE_MAX;
 			res->skipped++;
 			return NV_OK;
 		}
+		if (j->have_stat) {
+			e.ino = j->ino;
+			e.mtime_sec = j->mtime_sec;
+			e.mtime_nsec = j->mtime_nsec;
+			e.ctime_sec = j->ctime_sec;
+			e.ctime_nsec = j->ctime_nsec;
+		}
 		if ((rc = add_file_chunks(c, j, &e, err)))
 			return rc;
+	add:
 		res->files++;
-		res->bytes_scanned += j->size;
+		res->bytes_scanned += e.size;
 	}
 	return nv_manifest_add_entry_ref(&c->out, &e, &c->mindex[k], err);
 }

@@ -34,6 +34,10 @@
 #define NV_SYNC_UPLOADERS_MAX 8
 /* pack buffers kept for reuse: at most this many packs exist at once */
 #define NV_SYNC_SPARE_MAX (NV_SYNC_QUEUE_MAX + NV_SYNC_UPLOADERS_MAX + 1)
+/* reads of a file that changes while it is read (then: torn) */
+#define NV_SYNC_READ_TRIES 3
+/* a file modified less than this ago must stay still this long */
+#define NV_SYNC_SETTLE_MS 100
 
 /* One regular file of the walk (the first name of a hard-linked one). */
 struct nv_sync_job {
@@ -41,8 +45,13 @@ struct nv_sync_job {
 	struct nv_chunk *chunks; /* chunk.pack = run pack index */
 	uint32_t nchunks, cap;	 /* cap 0: chunks live in the context's slab */
 	uint64_t size;
-	bool done;     /* from the stat cache */
-	bool vanished; /* gone between the walk and the read: left out */
+	bool done;	/* from the stat cache */
+	bool vanished;	/* gone between the walk and the read: left out */
+	bool torn;	/* changed during every read: previous version or left out */
+	bool have_stat; /* the stat of the read that saw it unchanged: */
+	uint64_t ino;
+	int64_t mtime_sec, ctime_sec;
+	uint32_t mtime_nsec, ctime_nsec;
 };
 
 struct nv_sync_pack_item;
@@ -115,6 +124,7 @@ struct nv_sync {
 	struct nv_manifest out;
 	size_t *mindex;	    /* walk index -> manifest index */
 	uint32_t *run_to_m; /* run pack index -> manifest pack index */
+	size_t torn_cur;    /* cursor in *pm for torn files' previous versions */
 	bool cache_fresh;   /* the stat cache on disk already says all this */
 };
 
