@@ -40,6 +40,10 @@ static bool same(const struct side *a, const struct side *b)
 		return !a->e && !b->e;
 	x = content_of(a);
 	y = content_of(b);
+	/* a folder's mtime moves with every file added to it: two folders
+	 * are the same folder (their entries are merged one by one) */
+	if (x->type == NV_ENT_DIR && y->type == NV_ENT_DIR)
+		return true;
 	if (x->type != y->type || x->mode != y->mode || x->mtime_sec != y->mtime_sec ||
 	    x->mtime_nsec != y->mtime_nsec || x->size != y->size || x->nchunks != y->nchunks)
 		return false;
@@ -89,7 +93,20 @@ struct merger {
 	 * one, outermost first */
 	size_t *stack;
 	size_t nstack, stackcap;
+	/* per side (ours, theirs): entry index -> out index, SIZE_MAX if not in out */
+	const struct nv_manifest *sides[2];
+	size_t *map[2];
 };
+
+static size_t *out_index_of(struct merger *g, const struct nv_manifest *m, size_t i)
+{
+	int k;
+
+	for (k = 0; k < 2; k++)
+		if (g->sides[k] == m && g->map[k])
+			return &g->map[k][i];
+	return NULL;
+}
 
 static const struct nv_entry *top(const struct merger *g)
 {
@@ -114,6 +131,16 @@ static int emit(struct merger *g, const struct side *s, struct nv_error *err)
 	if (NV_GROW(g->stack, g->nstack, g->stackcap, 32))
 		return nv_error_set(err, NV_ENOMEM, "out of memory");
 	if (e.type == NV_ENT_HARDLINK) {
+		/* another name of a file in out from the same side: still a
+		 * hard link; else a file of its own */
+		size_t *t = out_index_of(g, s->m, s->e->link_index);
+
+		if (t && *t != SIZE_MAX) {
+			e.link_index = *t;
+			e.first_chunk = g->out->nchunks;
+			e.nchunks = 0;
+			goto add;
+		}
 		e.type = NV_ENT_FILE;
 		e.size = c->size;
 	}
@@ -136,8 +163,15 @@ static int emit(struct merger *g, const struct side *s, struct nv_error *err)
 		if ((rc = nv_manifest_add_chunk(g->out, &ch, err)))
 			return rc;
 	}
+add:
 	if ((rc = nv_manifest_add_entry(g->out, &e, &idx, err)))
 		return rc;
+	if (e.type == NV_ENT_FILE) {
+		size_t *me = out_index_of(g, s->m, (size_t)(s->e - s->m->entries));
+
+		if (me)
+			*me = idx;
+	}
 	g->stack[g->nstack++] = idx;
 	return NV_OK;
 }
@@ -224,12 +258,22 @@ int nv_merge_manifests(const struct nv_manifest *base, const struct nv_manifest 
 		       const struct nv_manifest *theirs, struct nv_manifest *out,
 		       struct nv_merge_result *res, struct nv_error *err)
 {
-	struct merger g = {out, res, {0}, NULL, 0, 0};
+	struct merger g = {out, res, {0}, NULL, 0, 0, {NULL, NULL}, {NULL, NULL}};
 	struct side cb, co, ct;
 	size_t ib = 0, io = 0, it = 0;
 	int rc = NV_OK;
 
 	nv_blob_map_init(&g.packs);
+	g.sides[0] = ours;
+	g.sides[1] = theirs;
+	g.map[0] = nv_malloc((ours->nentries ? ours->nentries : 1) * sizeof(size_t));
+	g.map[1] = nv_malloc((theirs->nentries ? theirs->nentries : 1) * sizeof(size_t));
+	if (!g.map[0] || !g.map[1]) {
+		rc = nv_error_set(err, NV_ENOMEM, "out of memory");
+		goto out;
+	}
+	memset(g.map[0], 0xff, (ours->nentries ? ours->nentries : 1) * sizeof(size_t));
+	memset(g.map[1], 0xff, (theirs->nentries ? theirs->nentries : 1) * sizeof(size_t));
 	out->created = ours->created;
 	out->dataset = nv_strdup(ours->dataset ? ours->dataset : "");
 	if (!out->dataset) {
@@ -275,5 +319,7 @@ int nv_merge_manifests(const struct nv_manifest *base, const struct nv_manifest 
 out:
 	nv_blob_map_release(&g.packs);
 	nv_free(g.stack);
+	nv_free(g.map[0]);
+	nv_free(g.map[1]);
 	return rc;
 }

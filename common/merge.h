@@ -12,7 +12,9 @@
  *	                           (theirs stays reachable: HEAD is a parent)
  *
  * "==" compares what the content digest covers: type, mode, mtime, size,
- * symlink target and blob hashes (not the stat cache, not where blobs sit).
+ * symlink target and blob hashes (not the stat cache, not where blobs sit);
+ * two directories are always the same (their mtimes move with every file
+ * added; their entries merge one by one): the folder of ours is kept.
  * Then the tree is made whole: a kept entry whose parent directory was
  * dropped brings it back (ours if there, else theirs); an entry whose
  * parent would be a file or a symlink is dropped and reported. A hard link

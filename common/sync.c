@@ -27,6 +27,7 @@
 
 #include "fs.h"
 #include "keys.h"
+#include "merge.h"
 #include "gc.h"
 #include "log.h"
 #include "mem.h"
@@ -1084,6 +1085,13 @@ static int add_entry(struct nv_sync *c, size_t k, size_t *jn, struct nv_error *e
 	return nv_manifest_add_entry_ref(&c->out, &e, &c->mindex[k], err);
 }
 
+/* The stat cache names the snapshot the folder came from (restore or this
+ * pod's last sync): the base of a merge. */
+static bool has_base(const struct nv_sync *c)
+{
+	return c->have_prev && c->cache_has_base && c->cache.nentries;
+}
+
 int nv_sync_build(struct nv_sync *c, struct nv_error *err)
 {
 	struct nv_sync_result *res = c->res;
@@ -1096,9 +1104,11 @@ int nv_sync_build(struct nv_sync *c, struct nv_error *err)
 	if (!c->out.dataset || !c->run_to_m)
 		return nv_error_set(err, NV_ENOMEM, "out of memory");
 	memset(c->run_to_m, 0xff, nr * sizeof(*c->run_to_m));
+	/* the pod's own line: the snapshot its folder came from (the stat
+	 * cache's base), else HEAD as it was read */
 	if (c->have_prev) {
 		c->out.has_parent = true;
-		memcpy(c->out.parent, c->head, NV_HASH_LEN);
+		memcpy(c->out.parent, has_base(c) ? c->cache_base : c->head, NV_HASH_LEN);
 	}
 	for (k = 0; k < c->njobs; k++)
 		nch += c->jobs[k].nchunks;
@@ -1130,11 +1140,212 @@ int nv_sync_build(struct nv_sync *c, struct nv_error *err)
 	return NV_OK;
 }
 
-/* The snapshot manifest, then HEAD: HEAD moves last. */
+/* Store an encoded snapshot manifest under its id. */
+static int store_snapshot(struct nv_sync *c, const struct nv_buf *obj,
+			  const unsigned char id[NV_HASH_LEN], struct nv_error *err)
+{
+	int rc;
+
+	nv_buf_reset(&c->key);
+	if ((rc = nv_keys_object(c->prefix, NV_KEY_SNAPSHOT, id, &c->key, err)))
+		return rc;
+	rc = nv_store_put(c->o->store, c->key.p, obj->p, obj->len, NV_PUT_IF_ABSENT, err);
+	if (rc == NV_EEXISTS)
+		rc = NV_OK;
+	if (!rc)
+		c->res->bytes_uploaded += obj->len;
+	return rc;
+}
+
+static int put_head(struct nv_sync *c, const unsigned char id[NV_HASH_LEN], struct nv_error *err)
+{
+	struct nv_buf hb = NV_BUF_INIT(256);
+	int rc;
+
+	nv_buf_reset(&c->key);
+	if (!(rc = nv_keys_object(c->prefix, NV_KEY_HEAD, NULL, &c->key, err)) &&
+	    !(rc = nv_head_encode(id, &hb, err)))
+		rc = nv_store_put(c->o->store, c->key.p, hb.p, hb.len, 0, err);
+	nv_buf_release(&hb);
+	return rc;
+}
+
+/* HEAD now: *found false when there is none. */
+static int head_now(struct nv_sync *c, unsigned char id[NV_HASH_LEN], bool *found,
+		    struct nv_error *err)
+{
+	int rc = nv_engine_read_head(c->o->store, c->prefix, id, err);
+
+	*found = rc == NV_OK;
+	return rc == NV_ENOTFOUND ? NV_OK : rc;
+}
+
+static void log_merge(const struct nv_sync *c, const unsigned char theirs[NV_HASH_LEN],
+		      const unsigned char merged[NV_HASH_LEN], const struct nv_merge_result *mr)
+{
+	char t[NV_HASH_HEX], m[NV_HASH_HEX], o[NV_HASH_HEX];
+	struct nv_log_rec r;
+	size_t off;
+
+	nv_hex_encode(theirs, NV_HASH_LEN, t);
+	nv_hex_encode(merged, NV_HASH_LEN, m);
+	nv_hex_encode(c->res->snapshot, NV_HASH_LEN, o);
+	nv_log_begin(&r, NV_LOG_INFO, "sync.merged");
+	nv_log_str(&r, "dataset", c->o->ds->path);
+	nv_log_str(&r, "ours", o);
+	nv_log_str(&r, "theirs", t);
+	nv_log_str(&r, "merged", m);
+	nv_log_u64(&r, "from_theirs", mr->from_theirs);
+	nv_log_u64(&r, "conflicts", mr->conflicts);
+	nv_log_end(&r);
+	for (off = 0; off < mr->conflict_paths.len; off += strlen(mr->conflict_paths.p + off) + 1) {
+		nv_log_begin(&r, NV_LOG_WARN, "sync.merge_conflict");
+		nv_log_str(&r, "dataset", c->o->ds->path);
+		nv_log_str(&r, "path", mr->conflict_paths.p + off);
+		nv_log_str(&r, "kept", "ours");
+		nv_log_str(&r, "theirs_in", t);
+		nv_log_end(&r);
+	}
+}
+
+/* Does the history of snapshot from (its first parents, up to
+ * NV_SYNC_CONFIRM_DEPTH, and their second parents) contain id? */
+static bool reaches(struct nv_sync *c, const unsigned char from[NV_HASH_LEN],
+		    const unsigned char id[NV_HASH_LEN])
+{
+	unsigned char cur[NV_HASH_LEN];
+	int depth;
+
+	memcpy(cur, from, NV_HASH_LEN);
+	for (depth = 0; depth < NV_SYNC_CONFIRM_DEPTH; depth++) {
+		struct nv_manifest m;
+		bool hit, more;
+
+		if (!memcmp(cur, id, NV_HASH_LEN))
+			return true;
+		nv_manifest_init(&m);
+		if (nv_engine_read_manifest(c->o->store, c->prefix, cur, &m, NULL)) {
+			nv_manifest_release(&m);
+			return false;
+		}
+		hit = m.has_parent2 && !memcmp(m.parent2, id, NV_HASH_LEN);
+		more = m.has_parent;
+		memcpy(cur, m.parent, NV_HASH_LEN);
+		nv_manifest_release(&m);
+		if (hit)
+			return true;
+		if (!more)
+			return false;
+	}
+	return false;
+}
+
+/* After HEAD was set to id: a pod that read HEAD just before us may have
+ * overwritten it (the store has no compare-and-swap). Wait a moment, read
+ * HEAD again: *kept when id is HEAD or in its recent history; else now is
+ * the HEAD to merge into. No wait when the deadline is too close. */
+static int confirm_head(struct nv_sync *c, const unsigned char id[NV_HASH_LEN],
+			unsigned char now[NV_HASH_LEN], bool *kept, struct nv_error *err)
+{
+	struct timespec nap = {0, NV_SYNC_CONFIRM_MS * 1000000L};
+	int64_t dl = c->o->deadline_ms;
+	bool found;
+	int rc;
+
+	*kept = true;
+	if (dl && nv_now_ms() + 2 * NV_SYNC_CONFIRM_MS > dl)
+		return NV_OK;
+	while (nanosleep(&nap, &nap) < 0 && errno == EINTR)
+		;
+	if ((rc = head_now(c, now, &found, err)))
+		return rc;
+	*kept = !found || reaches(c, now, id);
+	return NV_OK;
+}
+
+/* HEAD (theirs) is not the snapshot ours was built on: merge ours into it,
+ * store the merge (parents: theirs, ours), and move HEAD to it unless it
+ * moved again meanwhile (then merge again, at most NV_SYNC_MERGE_TRIES
+ * times). When theirs already has everything ours changed, HEAD stays. */
+static int merge_into_head(struct nv_sync *c, const struct nv_manifest *base,
+			   unsigned char theirs_id[NV_HASH_LEN], struct nv_error *err)
+{
+	struct nv_buf enc = NV_BUF_INIT(NV_MANIFEST_MAX);
+	unsigned char merged_id[NV_HASH_LEN], now[NV_HASH_LEN];
+	int tries, rc = NV_OK;
+	bool found = false;
+
+	for (tries = 0; tries < NV_SYNC_MERGE_TRIES; tries++) {
+		struct nv_manifest theirs, merged;
+		struct nv_merge_result mr;
+
+		nv_manifest_init(&theirs);
+		nv_manifest_init(&merged);
+		nv_merge_result_init(&mr);
+		nv_buf_reset(&enc);
+		if (!(rc = nv_engine_read_manifest(c->o->store, c->prefix, theirs_id, &theirs,
+						   err)) &&
+		    !(rc = nv_merge_manifests(base, &c->out, &theirs, &merged, &mr, err))) {
+			merged.has_parent = merged.has_parent2 = true;
+			memcpy(merged.parent, theirs_id, NV_HASH_LEN);
+			memcpy(merged.parent2, c->res->snapshot, NV_HASH_LEN);
+			if (!memcmp(merged.digest, theirs.digest, NV_HASH_LEN)) {
+				found = false; /* nothing to add to HEAD */
+				memcpy(merged_id, theirs_id, NV_HASH_LEN);
+			} else if (!(rc = nv_manifest_encode(&merged, c->o->cfg->zstd_level, &enc,
+							     err))) {
+				found = true;
+				nv_sha256(enc.p, enc.len, merged_id);
+			}
+			if (!rc)
+				log_merge(c, theirs_id, merged_id, &mr);
+		}
+		nv_merge_result_release(&mr);
+		nv_manifest_release(&theirs);
+		nv_manifest_release(&merged);
+		if (rc || !found)
+			break; /* failed, or HEAD already holds the merge */
+		if ((rc = check_deadline(c))) {
+			if (err)
+				*err = c->first;
+			break;
+		}
+		if ((rc = store_snapshot(c, &enc, merged_id, err)))
+			break;
+		/* HEAD moves last, and only from the HEAD we merged into */
+		if ((rc = head_now(c, now, &found, err)))
+			break;
+		if (found && !memcmp(now, theirs_id, NV_HASH_LEN)) {
+			bool kept;
+
+			if ((rc = put_head(c, merged_id, err)) ||
+			    (rc = confirm_head(c, merged_id, now, &kept, err)) || kept)
+				break;
+		}
+		if (!found) {
+			rc = nv_error_set(err, NV_EBUSY, "HEAD of '%s' vanished while merging",
+					  c->o->ds->path);
+			break;
+		}
+		memcpy(theirs_id, now, NV_HASH_LEN);
+	}
+	if (!rc && tries == NV_SYNC_MERGE_TRIES)
+		rc = nv_error_set(err, NV_EBUSY,
+				  "HEAD of '%s' kept moving: not merged after %d tries; ours is "
+				  "stored, HEAD left as it is",
+				  c->o->ds->path, NV_SYNC_MERGE_TRIES);
+	nv_buf_release(&enc);
+	return rc;
+}
+
+/* The snapshot of the folder, then HEAD: straight when HEAD is still the
+ * snapshot ours was built on, else a merge. HEAD moves last. */
 static int store_snapshot_and_head(struct nv_sync *c, struct nv_error *err)
 {
-	struct nv_store *s = c->o->store;
-	struct nv_buf hb = NV_BUF_INIT(256);
+	unsigned char cur[NV_HASH_LEN];
+	const unsigned char *base_id = c->out.has_parent ? c->out.parent : NULL;
+	const struct nv_manifest *base = has_base(c) ? &c->cache : c->pm;
+	bool found;
 	int rc;
 
 	if ((rc = check_deadline(c))) {
@@ -1142,21 +1353,28 @@ static int store_snapshot_and_head(struct nv_sync *c, struct nv_error *err)
 			*err = c->first;
 		return rc;
 	}
-	nv_buf_reset(&c->key);
-	if ((rc = nv_keys_object(c->prefix, NV_KEY_SNAPSHOT, c->res->snapshot, &c->key, err)))
+	c->res->bytes_uploaded = atomic_load(&c->bytes_uploaded);
+	if (has_base(c) && !memcmp(c->out.digest, c->cache.digest, NV_HASH_LEN))
+		/* the folder is its base: nothing of ours to store or merge but
+		 * that snapshot (HEAD moved without us) */
+		memcpy(c->res->snapshot, c->cache_base, NV_HASH_LEN);
+	else if ((rc = store_snapshot(c, &c->obj, c->res->snapshot, err)))
 		return rc;
-	rc = nv_store_put(s, c->key.p, c->obj.p, c->obj.len, NV_PUT_IF_ABSENT, err);
-	if (rc == NV_EEXISTS)
-		rc = NV_OK;
-	if (rc)
+	if ((rc = head_now(c, cur, &found, err)))
 		return rc;
-	c->res->bytes_uploaded = atomic_load(&c->bytes_uploaded) + c->obj.len;
-	nv_buf_reset(&c->key);
-	if (!(rc = nv_keys_object(c->prefix, NV_KEY_HEAD, NULL, &c->key, err)) &&
-	    !(rc = nv_head_encode(c->res->snapshot, &hb, err)))
-		rc = nv_store_put(s, c->key.p, hb.p, hb.len, 0, err);
-	nv_buf_release(&hb);
-	return rc;
+	if ((!found && !base_id) || (found && base_id && !memcmp(cur, base_id, NV_HASH_LEN))) {
+		bool kept;
+
+		if ((rc = put_head(c, c->res->snapshot, err)) ||
+		    (rc = confirm_head(c, c->res->snapshot, cur, &kept, err)) || kept)
+			return rc;
+		found = true; /* overwritten: merge into what is there now */
+	}
+	if (!found)
+		return nv_error_set(err, NV_EBUSY, "HEAD of '%s' vanished while syncing",
+				    c->o->ds->path);
+	/* no base: everything only in HEAD is theirs to keep */
+	return merge_into_head(c, base_id ? base : NULL, cur, err);
 }
 
 int nv_sync_publish(struct nv_sync *c, struct nv_error *err)
@@ -1167,6 +1385,7 @@ int nv_sync_publish(struct nv_sync *c, struct nv_error *err)
 		return NV_OK;
 	if (!c->res->unchanged && (rc = store_snapshot_and_head(c, err)))
 		return rc;
+	/* the folder's own snapshot: the base of the next merge */
 	if (!c->cache_fresh)
 		nv_engine_write_cache(c->o, c->prefix, &c->obj, c->res->snapshot, NULL);
 	return NV_OK;

@@ -38,6 +38,12 @@
 #define NV_SYNC_READ_TRIES 3
 /* a file modified less than this ago must stay still this long */
 #define NV_SYNC_SETTLE_MS 100
+/* merges when HEAD keeps moving while this sync publishes */
+#define NV_SYNC_MERGE_TRIES 5
+/* after moving HEAD: wait this long, then check it was not overwritten
+ * (looking this many snapshots back) */
+#define NV_SYNC_CONFIRM_MS 300
+#define NV_SYNC_CONFIRM_DEPTH 8
 
 /* One regular file of the walk (the first name of a hard-linked one). */
 struct nv_sync_job {

@@ -93,7 +93,7 @@ echo "t0400: writer versions=$last rounds=$rounds file_changed=$changed final_ms
 
 # every snapshot of the history holds only completed versions
 i=0
-for id in $(NETWORK_VOLUME="$T/p" "$NETVOL" log data | awk 'NR > 1 {print $1}'); do
+for id in $(NETWORK_VOLUME="$T/p" "$NETVOL" log data | awk 'NR > 1 && length($1) == 64 {print $1}'); do
 	i=$((i + 1))
 	mkdir -p "$T/h$i"
 	assert_exit 0 nv_pod "$T/h$i" restore --snapshot "$id" data
@@ -174,7 +174,7 @@ while [ $k -lt 5 ]; do
 	python3 "$T/check.py" "$T/k$k/data" 1000000 || fail "kill $k: torn file restored"
 	[ -f "$T/k$k/data/stable" ] || fail "kill $k: lost a file every round had"
 	if [ -n "$completed" ]; then
-		hist=$(NETWORK_VOLUME="$T/p" "$NETVOL" log data | awk 'NR > 1 {print $1}')
+		hist=$(NETWORK_VOLUME="$T/p" "$NETVOL" log data | awk 'NR > 1 && length($1) == 64 {print $1}')
 		assert_contains "$hist" "$completed" "kill $k: a completed round's snapshot"
 	fi
 done
