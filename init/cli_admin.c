@@ -311,6 +311,13 @@ int nv_cli_log(int argc, char **argv)
 		fmt_time(m.created, when, sizeof(when));
 		printf("%-64s %-20s %10zu %14llu\n", hex, when, m.nentries,
 		       (unsigned long long)m.total_bytes);
+		if (m.has_parent2) { /* a merge: HEAD it replaced, then the pod's */
+			char p1[NV_HASH_HEX], p2[NV_HASH_HEX];
+
+			nv_hex_encode(m.parent, NV_HASH_LEN, p1);
+			nv_hex_encode(m.parent2, NV_HASH_LEN, p2);
+			printf("  merge of %s and %s\n", p1, p2);
+		}
 		more = m.has_parent && ++n < 100000;
 		memcpy(id, m.parent, NV_HASH_LEN);
 		nv_manifest_release(&m);

@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -186,11 +190,9 @@ int nv_cli_install(int argc, char **argv)
 }
 
 static const struct option run_opts[] = {
-    {"dry-run", no_argument, NULL, 'n'},
-    {"install-to", required_argument, NULL, 'i'},
-    {"snapshot", required_argument, NULL, 's'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    {"dry-run", no_argument, NULL, 'n'},	{"install-to", required_argument, NULL, 'i'},
+    {"snapshot", required_argument, NULL, 's'}, {"loop", no_argument, NULL, 'l'},
+    {"help", no_argument, NULL, 'h'},		{NULL, 0, NULL, 0},
 };
 
 static void run_usage(FILE *out, bool restore)
@@ -212,12 +214,15 @@ static void run_usage(FILE *out, bool restore)
 	else
 		fprintf(
 		    out,
-		    "usage: netvol sync [--dry-run] [DATASET...]\n\n"
+		    "usage: netvol sync [--dry-run] [--loop] [DATASET...]\n\n"
 		    "In the preStop hook: for each dataset, copy it onto the network volume when\n"
 		    "that is usable and lacks it, then upload a snapshot of the folder the pod\n"
 		    "used to the store (only new data is sent; HEAD moves last). NETVOL_DEADLINE\n"
 		    "makes it stop cleanly, HEAD untouched, before the pod is killed.\n\n"
-		    "  --dry-run  say what would be uploaded, change nothing\n\n"
+		    "  --dry-run  say what would be uploaded, change nothing\n"
+		    "  --loop     as a sidecar: sync every NETVOL_SYNC_INTERVAL (default 5m);\n"
+		    "             on SIGTERM or SIGINT one final sync within NETVOL_DEADLINE\n"
+		    "             (counted from the signal), whose exit code is the process's\n\n"
 		    "exit codes: 0 ok, 1 a dataset failed, 2 usage or configuration error\n");
 }
 
@@ -229,6 +234,9 @@ struct run {
 	struct nv_volume_probe probe;
 	bool *sel;
 	bool dry_run;
+	bool loop; /* sync --loop */
+	/* sync --loop: the deadline from the SIGTERM, set by the signal thread */
+	atomic_int_least64_t stop_deadline_ms;
 	const char *install_to;
 	unsigned char snapshot[NV_HASH_LEN];
 	bool has_snapshot;
@@ -266,6 +274,23 @@ static int open_legacy(struct run *r)
 	return NV_EXIT_OK;
 }
 
+static sigset_t stop_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	return set;
+}
+
+static int block_stop_signals(void)
+{
+	sigset_t set = stop_signals();
+
+	return pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
 static int run_setup(struct run *r, int argc, char **argv, bool restore)
 {
 	const char *verb = restore ? "restore" : "sync";
@@ -293,6 +318,11 @@ static int run_setup(struct run *r, int argc, char **argv, bool restore)
 			}
 			r->has_snapshot = true;
 			break;
+		case 'l':
+			if (restore)
+				goto usage;
+			r->loop = true;
+			break;
 		case 'h':
 			run_usage(stdout, restore);
 			return -1;
@@ -300,6 +330,10 @@ static int run_setup(struct run *r, int argc, char **argv, bool restore)
 			goto usage;
 		}
 	}
+	/* sync --loop takes SIGTERM/SIGINT in its own thread (loop_signals):
+	 * block them before any thread (curl's, the engine's) exists */
+	if (r->loop && block_stop_signals())
+		return NV_EXIT_FAILED;
 	if ((ex = nv_cli_setup(&r->cfg, verb)))
 		return ex;
 	r->start_ms = nv_now_ms();
@@ -645,6 +679,7 @@ static int sync_one(struct run *r, size_t i, struct nv_buf *target)
 		    .cache_dir = cache.p,
 		    .dry_run = r->dry_run,
 		    .deadline_ms = r->deadline_ms,
+		    .late_deadline_ms = r->loop ? &r->stop_deadline_ms : NULL,
 		};
 		struct nv_sync_result res;
 		char id[NV_HASH_HEX];
@@ -684,25 +719,151 @@ out:
 	return rc;
 }
 
+/* One sync of every selected dataset; its summary line (with the round
+ * number under --loop); the exit code. */
+static int sync_round(struct run *r, struct nv_buf *target, unsigned round, bool final)
+{
+	struct nv_log_rec lr;
+	int64_t t0 = nv_now_ms();
+	size_t i, failed = 0, done = 0;
+
+	for (i = 0; i < r->cfg.ndatasets; i++) {
+		if (!r->sel[i])
+			continue;
+		done++;
+		if (sync_one(r, i, target))
+			failed++;
+	}
+	if (!r->loop)
+		return summary("sync.summary", r, done, failed);
+	nv_log_begin(&lr, failed ? NV_LOG_ERROR : NV_LOG_INFO, "sync.summary");
+	nv_log_u64(&lr, "round", round);
+	nv_log_bool(&lr, "final", final);
+	nv_log_u64(&lr, "datasets", done);
+	nv_log_u64(&lr, "failed", failed);
+	nv_log_i64(&lr, "duration_ms", nv_now_ms() - t0);
+	nv_log_end(&lr);
+	return failed ? NV_EXIT_FAILED : NV_EXIT_OK;
+}
+
+/* sync --loop: the thread that waits for SIGTERM/SIGINT (blocked in every
+ * thread) and wakes the loop. */
+struct loop_wait {
+	struct run *r;
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* CLOCK_MONOTONIC */
+	bool stop;
+	int signo;
+};
+
+static void *loop_signals(void *arg)
+{
+	struct loop_wait *w = arg;
+	sigset_t set = stop_signals();
+	int sig = 0;
+
+	if (sigwait(&set, &sig))
+		sig = SIGTERM;
+	pthread_mutex_lock(&w->mu);
+	w->signo = sig;
+	w->stop = true;
+	/* the deadline counts from the signal, also for a round under way */
+	atomic_store(&w->r->stop_deadline_ms,
+		     w->r->cfg.deadline_ms ? nv_now_ms() + w->r->cfg.deadline_ms : 0);
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Sleep until until_ms (nv_now_ms) or a stop signal; true on the signal. */
+static bool loop_sleep(struct loop_wait *w, int64_t until_ms)
+{
+	struct timespec ts;
+	bool stop;
+
+	ts.tv_sec = (time_t)(until_ms / 1000);
+	ts.tv_nsec = (long)(until_ms % 1000) * 1000000L;
+	pthread_mutex_lock(&w->mu);
+	while (!w->stop && nv_now_ms() < until_ms)
+		if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) == ETIMEDOUT)
+			break;
+	stop = w->stop;
+	pthread_mutex_unlock(&w->mu);
+	return stop;
+}
+
+static bool loop_stopping(struct loop_wait *w)
+{
+	bool stop;
+
+	pthread_mutex_lock(&w->mu);
+	stop = w->stop;
+	pthread_mutex_unlock(&w->mu);
+	return stop;
+}
+
+/* Periodic rounds until a stop signal (a round under way then stops by the
+ * deadline counted from the signal, HEAD untouched if it cannot finish),
+ * then the final round of the quiet tree, network-volume copy included,
+ * within that deadline; its exit code. nv_now_ms is CLOCK_MONOTONIC. */
+static int sync_loop(struct run *r, struct nv_buf *target)
+{
+	struct loop_wait w = {r, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0};
+	pthread_condattr_t ca;
+	pthread_t th;
+	struct nv_log_rec lr;
+	unsigned round = 0;
+	int64_t next;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w.cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&th, NULL, loop_signals, &w)) {
+		pthread_cond_destroy(&w.cv);
+		return NV_EXIT_FAILED;
+	}
+	nv_log_begin(&lr, NV_LOG_INFO, "sync.loop_started");
+	nv_log_i64(&lr, "interval_ms", r->cfg.sync_interval_ms);
+	nv_log_i64(&lr, "deadline_ms", r->cfg.deadline_ms);
+	nv_log_end(&lr);
+	for (;;) {
+		next = nv_now_ms() + r->cfg.sync_interval_ms;
+		sync_round(r, target, ++round, false);
+		if (loop_stopping(&w) || loop_sleep(&w, next))
+			break;
+	}
+	pthread_join(th, NULL);
+	pthread_cond_destroy(&w.cv);
+	r->deadline_ms = atomic_load(&r->stop_deadline_ms);
+	/* nothing shares the store between rounds */
+	nv_store_set_deadline(r->store, r->deadline_ms);
+	nv_log_begin(&lr, NV_LOG_INFO, "sync.stopping");
+	nv_log_str(&lr, "signal", w.signo == SIGINT ? "SIGINT" : "SIGTERM");
+	nv_log_i64(&lr, "deadline_ms", r->cfg.deadline_ms);
+	nv_log_end(&lr);
+	return sync_round(r, target, ++round, true);
+}
+
 int nv_cli_sync(int argc, char **argv)
 {
 	struct run r;
 	struct nv_buf target = NV_BUF_INIT(NV_PATH_BUF * 2);
-	size_t i, failed = 0, done = 0;
 	int ex;
 
 	memset(&r, 0, sizeof(r));
 	ex = run_setup(&r, argc, argv, false);
 	if (ex)
 		goto out;
-	for (i = 0; i < r.cfg.ndatasets; i++) {
-		if (!r.sel[i])
-			continue;
-		done++;
-		if (sync_one(&r, i, &target))
-			failed++;
+	/* a single sync's deadline counts from its start; the loop's from
+	 * the signal */
+	if (r.loop) {
+		r.deadline_ms = 0;
+		nv_store_set_deadline(r.store, 0);
+		ex = sync_loop(&r, &target);
+	} else {
+		ex = sync_round(&r, &target, 1, true);
 	}
-	ex = summary("sync.summary", &r, done, failed);
 out:
 	run_release(&r);
 	nv_buf_release(&target);

@@ -539,6 +539,7 @@ int nv_config_load_from(struct nv_config *cfg, nv_env_fn env, void *ud, struct n
 
 	if ((rc = duration_var(&l, "NETVOL_NV_TIMEOUT", 5000, 1, &cfg->nv_timeout_ms)) ||
 	    (rc = duration_var(&l, "NETVOL_DEADLINE", 0, 1, &cfg->deadline_ms)) ||
+	    (rc = duration_var(&l, "NETVOL_SYNC_INTERVAL", 300000, 1000, &cfg->sync_interval_ms)) ||
 	    (rc = duration_var(&l, "NETVOL_PROGRESS_INTERVAL", 5000, 1,
 			       &cfg->progress_interval_ms)) ||
 	    (rc = int_var(&l, "NETVOL_PARALLEL", 16, 1, 256, &cfg->parallel)) ||

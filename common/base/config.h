@@ -62,6 +62,7 @@ struct nv_config {
 	size_t ndatasets;
 	int64_t nv_timeout_ms;	      /* NETVOL_NV_TIMEOUT, default 5s */
 	int64_t deadline_ms;	      /* NETVOL_DEADLINE, 0 = none */
+	int64_t sync_interval_ms;     /* NETVOL_SYNC_INTERVAL (sync --loop), default 5m, >= 1s */
 	int parallel;		      /* NETVOL_PARALLEL, default 16 */
 	int64_t progress_interval_ms; /* NETVOL_PROGRESS_INTERVAL, default 5s */
 	int zstd_level;		      /* NETVOL_ZSTD_LEVEL, default 3 */

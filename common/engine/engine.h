@@ -9,6 +9,7 @@
 #ifndef NV_ENGINE_H
 #define NV_ENGINE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -29,7 +30,10 @@ struct nv_engine_opts {
 	const char *cache_dir;
 	bool dry_run;
 	int64_t deadline_ms; /* absolute nv_now_ms() value; 0 = none */
-	int workers;	     /* hashing/decompression threads; 0 = cores */
+	/* sync: a second deadline another thread may set while the sync runs
+	 * (sync --loop's SIGTERM); NULL or 0 = none. The earlier one applies. */
+	const atomic_int_least64_t *late_deadline_ms;
+	int workers; /* hashing/decompression threads; 0 = cores */
 	/* restore: this snapshot instead of HEAD (NULL = HEAD) */
 	const unsigned char *snapshot;
 };

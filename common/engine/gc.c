@@ -20,6 +20,7 @@
 #include "base/hash.h"
 #include "store/keys.h"
 #include "base/mem.h"
+#include "engine/gc_phases.h"
 #include "engine/snapshot.h"
 
 /* ---- locks ---- */
@@ -112,20 +113,9 @@ out:
 
 /* ---- gc ---- */
 
-struct obj {
-	char *key;
-	uint64_t size;
-	int64_t mtime;
-};
-
-struct objs {
-	struct obj *o;
-	size_t n, cap;
-};
-
 static int collect(const char *key, const struct nv_store_stat *st, void *ud)
 {
-	struct objs *l = ud;
+	struct nv_gc_objs *l = ud;
 
 	if (NV_GROW(l->o, l->n, l->cap, 64))
 		return NV_ENOMEM;
@@ -138,7 +128,7 @@ static int collect(const char *key, const struct nv_store_stat *st, void *ud)
 	return 0;
 }
 
-static void objs_free(struct objs *l)
+static void objs_free(struct nv_gc_objs *l)
 {
 	size_t i;
 
@@ -156,180 +146,279 @@ static bool id_of(const char *key, size_t plen, enum nv_key_kind kind,
 	return nv_keys_classify(key, &pl, id) == kind && pl == plen;
 }
 
+/* ---- mark and sweep (gc_phases.h) ---- */
+
+void nv_gc_init(struct nv_gc *g, struct nv_store *s, const char *prefix, const struct nv_gc_opts *o,
+		struct nv_gc_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	memset(g, 0, sizeof(*g));
+	g->s = s;
+	g->prefix = prefix;
+	g->plen = strlen(prefix);
+	g->o = o;
+	g->res = res;
+	g->now = (int64_t)time(NULL);
+	nv_buf_init(&g->mylock, 4096);
+	nv_blob_map_init(&g->keep_snaps);
+	nv_blob_map_init(&g->keep_packs);
+}
+
+/* Keep snapshot id and every pack it names. */
+static int keep_manifest(struct nv_gc *g, const unsigned char id[NV_HASH_LEN],
+			 const struct nv_manifest *m, struct nv_error *err)
+{
+	struct nv_blob_loc one = {1, 0, 0, 0};
+	uint32_t k;
+	int rc;
+
+	if ((rc = nv_blob_map_put(&g->keep_snaps, id, &one, NULL, err)))
+		return rc;
+	for (k = 0; k < m->npacks; k++)
+		if ((rc = nv_blob_map_put(&g->keep_packs, m->packs[k], &one, NULL, err)))
+			return rc;
+	return NV_OK;
+}
+
+/* The kept snapshots of HEAD's chain: the newest keep_last, and those
+ * created within keep_within. HEAD must be readable; older history that is
+ * already gone ends the chain. */
+static int mark_chain(struct nv_gc *g, struct nv_error *err)
+{
+	unsigned char id[NV_HASH_LEN];
+	unsigned depth;
+	int rc = NV_OK;
+
+	memcpy(id, g->head, NV_HASH_LEN);
+	for (depth = 0; depth <= 1000000; depth++) {
+		struct nv_manifest m;
+		bool keep, more;
+
+		nv_manifest_init(&m);
+		rc = nv_engine_read_manifest(g->s, g->prefix, id, &m, err);
+		if (rc) {
+			nv_manifest_release(&m);
+			return depth == 0 ? rc : NV_OK;
+		}
+		keep = depth < g->o->keep_last ||
+		       (g->o->keep_within_s && g->now - m.created < g->o->keep_within_s);
+		if (keep)
+			rc = keep_manifest(g, id, &m, err);
+		more = !rc && m.has_parent;
+		if (more)
+			memcpy(id, m.parent, NV_HASH_LEN);
+		nv_manifest_release(&m);
+		if (!more)
+			break;
+	}
+	return rc;
+}
+
+/* Snapshots not in the chain but young (a sync about to move HEAD) keep
+ * their packs too. */
+static void mark_young(struct nv_gc *g)
+{
+	unsigned char id[NV_HASH_LEN];
+	size_t i;
+
+	for (i = 0; i < g->all.n; i++) {
+		struct nv_manifest m;
+
+		if (!id_of(g->all.o[i].key, g->plen, NV_KEY_SNAPSHOT, id) ||
+		    nv_blob_map_get(&g->keep_snaps, id) ||
+		    g->now - g->all.o[i].mtime >= g->o->grace_s)
+			continue;
+		nv_manifest_init(&m);
+		if (nv_engine_read_manifest(g->s, g->prefix, id, &m, NULL) == NV_OK)
+			keep_manifest(g, id, &m, NULL);
+		nv_manifest_release(&m);
+	}
+}
+
+/* A sync that started after our first look has written its lock by now,
+ * and what it stores is newer than our listing: if one is there, leave the
+ * dataset for the next run. A sync starting after this check names no
+ * object we are about to delete (it sees our lock, so it trusts only
+ * HEAD's packs, which we keep). And a sync that finished meanwhile has
+ * moved HEAD. */
+static int recheck_busy(struct nv_gc *g, struct nv_error *err)
+{
+	unsigned char now_head[NV_HASH_LEN];
+	int rc;
+
+	if ((rc = nv_lock_find(g->s, g->prefix, "sync", NULL, &g->busy, err)))
+		return rc;
+	rc = nv_engine_read_head(g->s, g->prefix, now_head, err);
+	if (rc && rc != NV_ENOTFOUND)
+		return rc;
+	if ((rc == NV_OK) != g->have_head ||
+	    (g->have_head && memcmp(now_head, g->head, NV_HASH_LEN)))
+		g->busy = true;
+	return NV_OK;
+}
+
+int nv_gc_mark(struct nv_gc *g, struct nv_error *err)
+{
+	int rc;
+
+	if (!g->o->dry_run && (rc = nv_lock_acquire(g->s, g->prefix, "gc", &g->mylock, err)))
+		return rc;
+	if ((rc = nv_lock_find(g->s, g->prefix, "sync", NULL, &g->busy, err)))
+		return rc;
+	if (g->busy) {
+		g->res->skipped_busy = true;
+		return NV_OK;
+	}
+	rc = nv_engine_read_head(g->s, g->prefix, g->head, err);
+	if (rc && rc != NV_ENOTFOUND)
+		return rc;
+	g->have_head = rc == NV_OK;
+	if (g->have_head && (rc = mark_chain(g, err)))
+		return rc;
+	if ((rc = nv_store_list(g->s, g->prefix, collect, &g->all, err)))
+		return rc;
+	mark_young(g);
+	if ((rc = recheck_busy(g, err)))
+		return rc;
+	if (g->busy)
+		g->res->skipped_busy = true;
+	return NV_OK;
+}
+
+/* Is there a listed object with this key? */
+static bool listed(const struct nv_gc *g, const char *key, uint64_t *size)
+{
+	size_t j;
+
+	for (j = 0; j < g->all.n; j++)
+		if (!strcmp(g->all.o[j].key, key)) {
+			if (size)
+				*size = g->all.o[j].size;
+			return true;
+		}
+	return false;
+}
+
+static bool young(const struct nv_gc *g, const struct nv_gc_obj *ob)
+{
+	return g->now - ob->mtime < g->o->grace_s;
+}
+
+static int sweep_snapshots(struct nv_gc *g, struct nv_error *err)
+{
+	unsigned char id[NV_HASH_LEN];
+	size_t i;
+	int rc = NV_OK;
+
+	for (i = 0; i < g->all.n && !rc; i++) {
+		const struct nv_gc_obj *ob = &g->all.o[i];
+
+		if (!id_of(ob->key, g->plen, NV_KEY_SNAPSHOT, id))
+			continue;
+		if (nv_blob_map_get(&g->keep_snaps, id) || young(g, ob)) {
+			g->res->snapshots_kept++;
+			continue;
+		}
+		g->res->snapshots_deleted++;
+		g->res->bytes_freed += ob->size;
+		if (!g->o->dry_run)
+			rc = nv_store_del(g->s, ob->key, err);
+	}
+	return rc;
+}
+
+/* Packs no kept snapshot names, index first. */
+static int sweep_packs(struct nv_gc *g, struct nv_error *err)
+{
+	unsigned char id[NV_HASH_LEN];
+	struct nv_buf idx = NV_BUF_INIT(4096);
+	size_t i;
+	int rc = NV_OK;
+
+	for (i = 0; i < g->all.n && !rc; i++) {
+		const struct nv_gc_obj *ob = &g->all.o[i];
+		uint64_t isize = 0;
+
+		if (!id_of(ob->key, g->plen, NV_KEY_PACK, id))
+			continue;
+		if (nv_blob_map_get(&g->keep_packs, id) || young(g, ob)) {
+			g->res->packs_kept++;
+			continue;
+		}
+		g->res->packs_deleted++;
+		g->res->bytes_freed += ob->size;
+		nv_buf_reset(&idx);
+		if ((rc = nv_keys_object(g->prefix, NV_KEY_IDX, id, &idx, err)))
+			break;
+		if (listed(g, idx.p, &isize))
+			g->res->bytes_freed += isize;
+		if (!g->o->dry_run && !(rc = nv_store_del(g->s, idx.p, err)))
+			rc = nv_store_del(g->s, ob->key, err);
+	}
+	nv_buf_release(&idx);
+	return rc;
+}
+
+/* An index whose pack is gone, and stale locks. */
+static int sweep_leftovers(struct nv_gc *g, struct nv_error *err)
+{
+	unsigned char id[NV_HASH_LEN];
+	struct nv_buf pk = NV_BUF_INIT(4096);
+	size_t i;
+	int rc = NV_OK;
+
+	for (i = 0; i < g->all.n && !rc; i++) {
+		const struct nv_gc_obj *ob = &g->all.o[i];
+
+		if (id_of(ob->key, g->plen, NV_KEY_IDX, id) &&
+		    !nv_blob_map_get(&g->keep_packs, id) && !young(g, ob)) {
+			nv_buf_reset(&pk);
+			if ((rc = nv_keys_object(g->prefix, NV_KEY_PACK, id, &pk, err)))
+				break;
+			if (!listed(g, pk.p, NULL) && !g->o->dry_run)
+				rc = nv_store_del(g->s, ob->key, err);
+		} else if (id_of(ob->key, g->plen, NV_KEY_LOCK, NULL) &&
+			   g->now - ob->mtime >= NV_LOCK_STALE_S) {
+			g->res->locks_removed++;
+			if (!g->o->dry_run)
+				nv_store_del(g->s, ob->key, NULL);
+		}
+	}
+	nv_buf_release(&pk);
+	return rc;
+}
+
+int nv_gc_sweep(struct nv_gc *g, struct nv_error *err)
+{
+	int rc;
+
+	if (g->busy)
+		return NV_OK;
+	if ((rc = sweep_snapshots(g, err)) || (rc = sweep_packs(g, err)))
+		return rc;
+	return sweep_leftovers(g, err);
+}
+
+void nv_gc_release(struct nv_gc *g)
+{
+	if (g->mylock.len)
+		nv_lock_release(g->s, g->mylock.p);
+	nv_buf_release(&g->mylock);
+	objs_free(&g->all);
+	memset(&g->all, 0, sizeof(g->all));
+	nv_blob_map_release(&g->keep_snaps);
+	nv_blob_map_release(&g->keep_packs);
+}
+
 int nv_gc_dataset(struct nv_store *s, const char *prefix, const struct nv_gc_opts *o,
 		  struct nv_gc_result *res, struct nv_error *err)
 {
-	struct nv_buf mylock = NV_BUF_INIT(4096);
-	struct nv_blob_map keep_snaps, keep_packs;
-	struct objs all = {NULL, 0, 0};
-	unsigned char head[NV_HASH_LEN], id[NV_HASH_LEN];
-	struct nv_blob_loc one = {1, 0, 0, 0};
-	size_t plen = strlen(prefix), i;
-	int64_t now = (int64_t)time(NULL);
-	bool busy = false, have_head;
-	unsigned depth = 0;
+	struct nv_gc g;
 	int rc;
 
-	memset(res, 0, sizeof(*res));
-	nv_blob_map_init(&keep_snaps);
-	nv_blob_map_init(&keep_packs);
-	if (!o->dry_run && (rc = nv_lock_acquire(s, prefix, "gc", &mylock, err)))
-		goto out;
-	if ((rc = nv_lock_find(s, prefix, "sync", NULL, &busy, err)))
-		goto out;
-	if (busy) {
-		res->skipped_busy = true;
-		goto out;
-	}
-	rc = nv_engine_read_head(s, prefix, head, err);
-	if (rc && rc != NV_ENOTFOUND)
-		goto out;
-	have_head = rc == NV_OK;
-	rc = NV_OK;
-
-	/* the kept snapshots: walk HEAD's chain */
-	if (have_head) {
-		memcpy(id, head, NV_HASH_LEN);
-		for (;;) {
-			struct nv_manifest m;
-			bool keep;
-			uint32_t k;
-
-			nv_manifest_init(&m);
-			rc = nv_engine_read_manifest(s, prefix, id, &m, err);
-			if (rc) {
-				if (depth == 0)
-					goto out; /* HEAD must be readable */
-				rc = NV_OK;	  /* older history already gone */
-				break;
-			}
-			keep = depth < o->keep_last ||
-			       (o->keep_within_s && now - m.created < o->keep_within_s);
-			if (keep) {
-				if ((rc = nv_blob_map_put(&keep_snaps, id, &one, NULL, err)))
-					goto chain_out;
-				for (k = 0; k < m.npacks && !rc; k++)
-					rc = nv_blob_map_put(&keep_packs, m.packs[k], &one, NULL,
-							     err);
-			}
-		chain_out:
-			depth++;
-			if (rc || !m.has_parent || depth > 1000000) {
-				nv_manifest_release(&m);
-				break;
-			}
-			memcpy(id, m.parent, NV_HASH_LEN);
-			nv_manifest_release(&m);
-		}
-		if (rc)
-			goto out;
-	}
-	if ((rc = nv_store_list(s, prefix, collect, &all, err)))
-		goto out;
-	/* snapshots not in the chain but young (a sync about to move HEAD)
-	 * keep their packs too */
-	for (i = 0; i < all.n; i++) {
-		struct nv_manifest m;
-		uint32_t k;
-
-		if (!id_of(all.o[i].key, plen, NV_KEY_SNAPSHOT, id) ||
-		    nv_blob_map_get(&keep_snaps, id) || now - all.o[i].mtime >= o->grace_s)
-			continue;
-		nv_manifest_init(&m);
-		if (nv_engine_read_manifest(s, prefix, id, &m, NULL) == NV_OK) {
-			nv_blob_map_put(&keep_snaps, id, &one, NULL, NULL);
-			for (k = 0; k < m.npacks; k++)
-				nv_blob_map_put(&keep_packs, m.packs[k], &one, NULL, NULL);
-		}
-		nv_manifest_release(&m);
-	}
-	/* A sync that started after our first look has written its lock by
-	 * now, and what it stores is newer than our listing: if one is
-	 * there, leave the dataset for the next run. A sync starting after
-	 * this check names no object we are about to delete (it sees our
-	 * lock, so it trusts only HEAD's packs, which we keep). */
-	if ((rc = nv_lock_find(s, prefix, "sync", NULL, &busy, err)))
-		goto out;
-	/* and a sync that finished meanwhile has moved HEAD */
-	{
-		unsigned char now_head[NV_HASH_LEN];
-		int hrc = nv_engine_read_head(s, prefix, now_head, err);
-
-		if (hrc && hrc != NV_ENOTFOUND) {
-			rc = hrc;
-			goto out;
-		}
-		if ((hrc == NV_OK) != have_head ||
-		    (have_head && memcmp(now_head, head, NV_HASH_LEN)))
-			busy = true;
-	}
-	if (busy) {
-		res->skipped_busy = true;
-		res->snapshots_kept = res->packs_kept = 0;
-		goto out;
-	}
-	/* delete: snapshots first, then packs (index before pack) */
-	for (i = 0; i < all.n && !rc; i++) {
-		if (!id_of(all.o[i].key, plen, NV_KEY_SNAPSHOT, id))
-			continue;
-		if (nv_blob_map_get(&keep_snaps, id) || now - all.o[i].mtime < o->grace_s) {
-			res->snapshots_kept++;
-			continue;
-		}
-		res->snapshots_deleted++;
-		res->bytes_freed += all.o[i].size;
-		if (!o->dry_run)
-			rc = nv_store_del(s, all.o[i].key, err);
-	}
-	for (i = 0; i < all.n && !rc; i++) {
-		struct nv_buf idx = NV_BUF_INIT(4096);
-		size_t j;
-
-		if (!id_of(all.o[i].key, plen, NV_KEY_PACK, id))
-			continue;
-		if (nv_blob_map_get(&keep_packs, id) || now - all.o[i].mtime < o->grace_s) {
-			res->packs_kept++;
-			continue;
-		}
-		res->packs_deleted++;
-		res->bytes_freed += all.o[i].size;
-		nv_keys_object(prefix, NV_KEY_IDX, id, &idx, NULL);
-		for (j = 0; j < all.n; j++)
-			if (!strcmp(all.o[j].key, idx.p))
-				res->bytes_freed += all.o[j].size;
-		if (!o->dry_run && !(rc = nv_store_del(s, idx.p, err)))
-			rc = nv_store_del(s, all.o[i].key, err);
-		nv_buf_release(&idx);
-	}
-	/* an index whose pack is gone, and stale locks */
-	for (i = 0; i < all.n && !rc; i++) {
-		const char *k = all.o[i].key;
-
-		if (id_of(k, plen, NV_KEY_IDX, id) && !nv_blob_map_get(&keep_packs, id) &&
-		    now - all.o[i].mtime >= o->grace_s) {
-			struct nv_buf pk = NV_BUF_INIT(4096);
-			size_t j;
-			bool pack_there = false;
-
-			nv_keys_object(prefix, NV_KEY_PACK, id, &pk, NULL);
-			for (j = 0; j < all.n; j++)
-				pack_there |= !strcmp(all.o[j].key, pk.p);
-			nv_buf_release(&pk);
-			if (!pack_there && !o->dry_run)
-				rc = nv_store_del(s, k, err);
-		} else if (id_of(k, plen, NV_KEY_LOCK, NULL) &&
-			   now - all.o[i].mtime >= NV_LOCK_STALE_S) {
-			res->locks_removed++;
-			if (!o->dry_run)
-				nv_store_del(s, k, NULL);
-		}
-	}
-out:
-	if (mylock.len)
-		nv_lock_release(s, mylock.p);
-	objs_free(&all);
-	nv_blob_map_release(&keep_snaps);
-	nv_blob_map_release(&keep_packs);
-	nv_buf_release(&mylock);
+	nv_gc_init(&g, s, prefix, o, res);
+	if (!(rc = nv_gc_mark(&g, err)))
+		rc = nv_gc_sweep(&g, err);
+	nv_gc_release(&g);
 	return rc;
 }

@@ -431,11 +431,22 @@ int nv_manifest_encode(const struct nv_manifest *m, int zstd_level, struct nv_bu
 	size_t i, j, bound, n;
 	int rc;
 
-	if ((rc = put_varint(&body, 1, err)) || (rc = put_varint(&body, zigzag(m->created), err)) ||
+	/* version 1 unless there are two parents: readers of version 1 can
+	 * still read every snapshot that is not a merge */
+	bool two = m->has_parent && m->has_parent2;
+
+	if ((rc = put_varint(&body, two ? 2 : 1, err)) ||
+	    (rc = put_varint(&body, zigzag(m->created), err)) ||
 	    (rc = put_str(&body, m->dataset ? m->dataset : "", err)) ||
-	    (rc = nv_buf_addch(&body, m->has_parent ? 1 : 0, err)))
+	    (rc = nv_buf_addch(&body,
+			       two	       ? 2
+			       : m->has_parent ? 1
+					       : 0,
+			       err)))
 		goto out;
 	if (m->has_parent && (rc = nv_buf_add(&body, m->parent, NV_HASH_LEN, err)))
+		goto out;
+	if (two && (rc = nv_buf_add(&body, m->parent2, NV_HASH_LEN, err)))
 		goto out;
 	if ((rc = nv_buf_add(&body, m->digest, NV_HASH_LEN, err)) ||
 	    (rc = put_varint(&body, m->npacks, err)))
@@ -538,24 +549,28 @@ static int decode_body(struct rd *r, struct nv_manifest *m, struct nv_error *err
 	uint64_t v, nentries;
 	int rc = NV_OK;
 
-	v = get_varint(r);
-	if (r->bad || v != 1)
+	uint64_t version, nparents;
+
+	version = v = get_varint(r);
+	if (r->bad || (v != 1 && v != 2))
 		return BAD("manifest body version %llu is not supported", (unsigned long long)v);
 	m->created = unzigzag(get_varint(r));
 	m->dataset = get_str(r, NULL, NV_PATH_MAX, NULL);
 	if (!m->dataset)
 		return r->bad ? BAD("manifest header is truncated")
 			      : nv_error_set(err, NV_ENOMEM, "out of memory");
-	v = get_varint(r);
-	if (r->bad || v > 1)
+	/* version 1: 0 or 1 parent; version 2: a list of 0 to 2 */
+	nparents = get_varint(r);
+	if (r->bad || nparents > version)
 		return BAD("manifest header is malformed");
-	m->has_parent = v == 1;
-	if (m->has_parent) {
+	m->has_parent = nparents >= 1;
+	m->has_parent2 = nparents == 2;
+	for (i = 0; i < nparents; i++) {
 		const unsigned char *p = get_bytes(r, NV_HASH_LEN);
 
 		if (!p)
 			return BAD("manifest header is truncated");
-		memcpy(m->parent, p, NV_HASH_LEN);
+		memcpy(i ? m->parent2 : m->parent, p, NV_HASH_LEN);
 	}
 	{
 		const unsigned char *p = get_bytes(r, NV_HASH_LEN);

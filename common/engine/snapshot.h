@@ -87,6 +87,9 @@ struct nv_manifest {
 	char *dataset;
 	bool has_parent;
 	unsigned char parent[NV_HASH_LEN];
+	/* a merge's second parent (body version 2, FORMAT.md); needs has_parent */
+	bool has_parent2;
+	unsigned char parent2[NV_HASH_LEN];
 	unsigned char digest[NV_HASH_LEN]; /* content digest, see FORMAT.md */
 	unsigned char (*packs)[NV_HASH_LEN];
 	uint32_t npacks;

@@ -27,74 +27,22 @@
 
 #include "base/fs.h"
 #include "store/keys.h"
+#include "engine/merge.h"
 #include "engine/gc.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/progress.h"
+#include "engine/sync_phases.h"
 #include "base/walk.h"
 
-#define QUEUE_MAX 1
-#define UPLOADERS_MAX 8
-/* pack buffers kept for reuse: at most this many packs exist at once */
-#define SPARE_MAX (QUEUE_MAX + UPLOADERS_MAX + 1)
-
-struct job {
-	size_t walk_index;
-	struct nv_chunk *chunks; /* chunk.pack = run pack index */
-	uint32_t nchunks, cap;
-	uint64_t size;
-	bool done;     /* from the stat cache */
-	bool vanished; /* gone between the walk and the read: left out */
-};
-
-struct pack_item {
+struct nv_sync_pack_item {
 	struct nv_buf data;
 	struct nv_idx_entry *idx;
 	size_t nidx;
 	uint32_t run_index;
 };
 
-struct ctx {
-	const struct nv_engine_opts *o;
-	const char *prefix;
-	int rootfd;
-	struct nv_walk walk;
-	int walk_rc; /* the walk thread's result and error */
-	struct nv_error walk_err;
-
-	pthread_mutex_t lock;	     /* map, run packs, open pack */
-	struct nv_blob_map map;	     /* blob hash -> location (pack = run index) */
-	struct nv_blob_map pack_ids; /* pack id -> run index (in .pack) */
-	unsigned char (*rpacks)[NV_HASH_LEN];
-	size_t nrpacks, rpcap;
-	struct nv_buf pack;
-	struct nv_idx_entry *pidx;
-	size_t npidx, pidxcap;
-	uint32_t pack_run;
-	bool pack_open;
-
-	pthread_mutex_t qlock;
-	pthread_cond_t qnonempty, qspace;
-	struct pack_item *queue[QUEUE_MAX];
-	size_t qhead, qlen;
-	bool qclosed;
-	struct nv_buf spare[SPARE_MAX]; /* uploaded packs' buffers, for reuse */
-	size_t nspare;
-
-	atomic_int failed;
-	pthread_mutex_t elock;
-	struct nv_error first;
-
-	struct job *jobs;
-	size_t njobs;
-	struct nv_mem_pool slab; /* chunk lists of the jobs the stat cache settled */
-	atomic_size_t next_job;
-
-	atomic_uint_least64_t bytes_hashed, bytes_new, bytes_uploaded, blobs_new, packs_new;
-	struct nv_progress progress;
-};
-
-static void fail(struct ctx *c, const struct nv_error *e)
+static void fail(struct nv_sync *c, const struct nv_error *e)
 {
 	pthread_mutex_lock(&c->elock);
 	if (!atomic_load(&c->failed)) {
@@ -108,12 +56,15 @@ static void fail(struct ctx *c, const struct nv_error *e)
 	pthread_mutex_unlock(&c->qlock);
 }
 
-static bool past_deadline(const struct ctx *c)
+static bool past_deadline(const struct nv_sync *c)
 {
-	return c->o->deadline_ms && nv_now_ms() >= c->o->deadline_ms;
+	int64_t late = c->o->late_deadline_ms ? atomic_load(c->o->late_deadline_ms) : 0;
+	int64_t now = nv_now_ms();
+
+	return (c->o->deadline_ms && now >= c->o->deadline_ms) || (late && now >= late);
 }
 
-static int check_deadline(struct ctx *c)
+static int check_deadline(struct nv_sync *c)
 {
 	struct nv_error e = NV_ERROR_INIT;
 
@@ -125,7 +76,7 @@ static int check_deadline(struct ctx *c)
 }
 
 /* Room for one more run pack (lock held or single threaded). */
-static int grow_rpacks(struct ctx *c, struct nv_error *err)
+static int grow_rpacks(struct nv_sync *c, struct nv_error *err)
 {
 	if (NV_GROW(c->rpacks, c->nrpacks, c->rpcap, 64))
 		return nv_error_set(err, NV_ENOMEM, "out of memory");
@@ -134,7 +85,7 @@ static int grow_rpacks(struct ctx *c, struct nv_error *err)
 
 /* A run pack index for a pack id, adding it if new (lock held or single
  * threaded). */
-static int run_pack_index(struct ctx *c, const unsigned char id[NV_HASH_LEN], uint32_t *out,
+static int run_pack_index(struct nv_sync *c, const unsigned char id[NV_HASH_LEN], uint32_t *out,
 			  struct nv_error *err)
 {
 	const struct nv_blob_loc *l = nv_blob_map_get(&c->pack_ids, id);
@@ -157,16 +108,9 @@ static int run_pack_index(struct ctx *c, const unsigned char id[NV_HASH_LEN], ui
 
 /* ---- known blobs ---- */
 
-struct listing {
-	const char *prefix;
-	size_t plen;
-	struct nv_blob_map packs; /* id -> bit 1 .pack, bit 2 .idx (in loc.pack) */
-	struct nv_error *err;
-};
-
 static int list_cb(const char *key, const struct nv_store_stat *st, void *ud)
 {
-	struct listing *l = ud;
+	struct nv_sync_listing *l = ud;
 	unsigned char id[NV_HASH_LEN];
 	struct nv_blob_loc *cur, v = {0, 0, 0, 0};
 	size_t pl;
@@ -192,7 +136,7 @@ static int list_cb(const char *key, const struct nv_store_stat *st, void *ud)
 	return nv_blob_map_put(&l->packs, id, &v, NULL, l->err);
 }
 
-static bool pack_present(const struct listing *l, const unsigned char id[NV_HASH_LEN])
+static bool pack_present(const struct nv_sync_listing *l, const unsigned char id[NV_HASH_LEN])
 {
 	const struct nv_blob_loc *v = nv_blob_map_get(&l->packs, id);
 
@@ -200,8 +144,8 @@ static bool pack_present(const struct listing *l, const unsigned char id[NV_HASH
 }
 
 /* Add the blobs of manifest m that sit in present packs to the map. */
-static int learn_manifest(struct ctx *c, const struct nv_manifest *m, const struct listing *l,
-			  struct nv_error *err)
+static int learn_manifest(struct nv_sync *c, const struct nv_manifest *m,
+			  const struct nv_sync_listing *l, struct nv_error *err)
 {
 	size_t i;
 	int rc;
@@ -226,7 +170,8 @@ static int learn_manifest(struct ctx *c, const struct nv_manifest *m, const stru
 }
 
 /* Packs in the store that no manifest we read names: read their index. */
-static int learn_orphan_packs(struct ctx *c, const struct listing *l, struct nv_error *err)
+static int learn_orphan_packs(struct nv_sync *c, const struct nv_sync_listing *l,
+			      struct nv_error *err)
 {
 	struct nv_buf key = NV_BUF_INIT(4096), data = NV_BUF_INIT(64u << 20);
 	size_t i;
@@ -276,7 +221,7 @@ static int learn_orphan_packs(struct ctx *c, const struct listing *l, struct nv_
 
 /* ---- packs and uploads ---- */
 
-static void free_item(struct pack_item *it)
+static void free_item(struct nv_sync_pack_item *it)
 {
 	if (!it)
 		return;
@@ -288,10 +233,10 @@ static void free_item(struct pack_item *it)
 /* Free an uploaded item but keep its pack buffer for the next pack: each
  * buffer is allocated and paged in once, and malloc does not pile up freed
  * 16 MiB blocks in its per-thread arenas (peak RSS). */
-static void recycle_item(struct ctx *c, struct pack_item *it)
+static void recycle_item(struct nv_sync *c, struct nv_sync_pack_item *it)
 {
 	pthread_mutex_lock(&c->qlock);
-	if (c->nspare < SPARE_MAX && it->data.alloc) {
+	if (c->nspare < NV_SYNC_SPARE_MAX && it->data.alloc) {
 		nv_buf_reset(&it->data);
 		c->spare[c->nspare++] = it->data;
 		nv_buf_init(&it->data, 0);
@@ -300,7 +245,7 @@ static void recycle_item(struct ctx *c, struct pack_item *it)
 	free_item(it);
 }
 
-static int upload_item(struct ctx *c, struct pack_item *it, struct nv_error *err)
+static int upload_item(struct nv_sync *c, struct nv_sync_pack_item *it, struct nv_error *err)
 {
 	struct nv_buf key = NV_BUF_INIT(4096), idx = NV_BUF_INIT(NV_BUF_UNLIMITED);
 	int rc;
@@ -337,10 +282,10 @@ out:
 
 static void *uploader(void *arg)
 {
-	struct ctx *c = arg;
+	struct nv_sync *c = arg;
 
 	for (;;) {
-		struct pack_item *it = NULL;
+		struct nv_sync_pack_item *it = NULL;
 		struct nv_error e = NV_ERROR_INIT;
 
 		pthread_mutex_lock(&c->qlock);
@@ -348,7 +293,7 @@ static void *uploader(void *arg)
 			pthread_cond_wait(&c->qnonempty, &c->qlock);
 		if (c->qlen) {
 			it = c->queue[c->qhead];
-			c->qhead = (c->qhead + 1) % QUEUE_MAX;
+			c->qhead = (c->qhead + 1) % NV_SYNC_QUEUE_MAX;
 			c->qlen--;
 			pthread_cond_signal(&c->qspace);
 		}
@@ -361,26 +306,26 @@ static void *uploader(void *arg)
 	}
 }
 
-static void enqueue(struct ctx *c, struct pack_item *it)
+static void enqueue(struct nv_sync *c, struct nv_sync_pack_item *it)
 {
 	pthread_mutex_lock(&c->qlock);
-	while (c->qlen == QUEUE_MAX && !atomic_load(&c->failed))
+	while (c->qlen == NV_SYNC_QUEUE_MAX && !atomic_load(&c->failed))
 		pthread_cond_wait(&c->qspace, &c->qlock);
 	if (atomic_load(&c->failed)) {
 		pthread_mutex_unlock(&c->qlock);
 		free_item(it);
 		return;
 	}
-	c->queue[(c->qhead + c->qlen) % QUEUE_MAX] = it;
+	c->queue[(c->qhead + c->qlen) % NV_SYNC_QUEUE_MAX] = it;
 	c->qlen++;
 	pthread_cond_signal(&c->qnonempty);
 	pthread_mutex_unlock(&c->qlock);
 }
 
 /* Close the open pack: name it and hand it to the uploaders (lock held). */
-static int flush_pack(struct ctx *c, struct nv_error *err)
+static int flush_pack(struct nv_sync *c, struct nv_error *err)
 {
-	struct pack_item *it;
+	struct nv_sync_pack_item *it;
 	struct nv_blob_loc v = {0, 0, 0, 0};
 
 	if (!c->pack_open)
@@ -414,7 +359,7 @@ static int flush_pack(struct ctx *c, struct nv_error *err)
 }
 
 /* Append a compressed blob to the open pack (lock held). */
-static int append_blob(struct ctx *c, const unsigned char hash[NV_HASH_LEN], const void *frame,
+static int append_blob(struct nv_sync *c, const unsigned char hash[NV_HASH_LEN], const void *frame,
 		       size_t clen, size_t ulen, struct nv_blob_loc *loc, struct nv_error *err)
 {
 	int rc;
@@ -460,7 +405,7 @@ struct worker_bufs {
 	size_t outcap;
 };
 
-static int job_add_chunk(struct job *j, const unsigned char hash[NV_HASH_LEN],
+static int job_add_chunk(struct nv_sync_job *j, const unsigned char hash[NV_HASH_LEN],
 			 const struct nv_blob_loc *l, struct nv_error *err)
 {
 	struct nv_chunk *ch;
@@ -483,7 +428,157 @@ static int job_add_chunk(struct job *j, const unsigned char hash[NV_HASH_LEN],
 	return NV_OK;
 }
 
-static int process_file(struct ctx *c, struct job *j, struct worker_bufs *wb, struct nv_error *err)
+/* Read, hash and pack the open file from its start into j's chunks. */
+static int read_once(struct nv_sync *c, struct nv_sync_job *j, struct worker_bufs *wb, int fd,
+		     struct nv_error *err)
+{
+	const struct nv_walk_entry *we = &c->walk.e[j->walk_index];
+	int rc = NV_OK;
+
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return nv_error_sys(err, NV_EIO, errno, "cannot seek '%s/%s'", c->o->path,
+				    we->path);
+	j->size = 0;
+	j->nchunks = 0;
+	for (;;) {
+		unsigned char hash[NV_HASH_LEN];
+		struct nv_blob_loc loc;
+		const struct nv_blob_loc *known;
+		ssize_t n = nv_fs_read_full(fd, wb->in, NV_BLOB_SIZE);
+		size_t clen;
+
+		if (n < 0) {
+			rc = nv_error_sys(err, NV_EIO, errno, "cannot read '%s/%s'", c->o->path,
+					  we->path);
+			break;
+		}
+		if (n == 0)
+			break;
+		if (atomic_load(&c->failed) || (rc = check_deadline(c)))
+			break;
+		nv_sha256(wb->in, (size_t)n, hash);
+		atomic_fetch_add(&c->bytes_hashed, (uint64_t)n);
+		nv_progress_add(&c->progress, (uint64_t)n);
+		j->size += (uint64_t)n;
+		pthread_mutex_lock(&c->lock_mu);
+		known = nv_blob_map_get(&c->map, hash);
+		if (known)
+			loc = *known;
+		pthread_mutex_unlock(&c->lock_mu);
+		if (!known) {
+			clen = ZSTD_compress2(wb->cctx, wb->out, wb->outcap, wb->in, (size_t)n);
+			if (ZSTD_isError(clen)) {
+				rc = nv_error_set(err, NV_EINTERNAL, "zstd: %s",
+						  ZSTD_getErrorName(clen));
+				break;
+			}
+			pthread_mutex_lock(&c->lock_mu);
+			known = nv_blob_map_get(&c->map, hash);
+			if (known)
+				loc = *known;
+			else
+				rc = append_blob(c, hash, wb->out, clen, (size_t)n, &loc, err);
+			pthread_mutex_unlock(&c->lock_mu);
+			if (rc)
+				break;
+		}
+		if ((rc = job_add_chunk(j, hash, &loc, err)))
+			break;
+		if ((size_t)n < NV_BLOB_SIZE)
+			break;
+	}
+	return rc;
+}
+
+static bool same_version(const struct stat *a, const struct stat *b)
+{
+	return a->st_size == b->st_size && a->st_ino == b->st_ino &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static void log_changed(const struct nv_sync *c, const char *path, const char *action)
+{
+	struct nv_log_rec r;
+
+	nv_log_begin(&r, NV_LOG_WARN, "sync.file_changed");
+	nv_log_str(&r, "dataset", c->o->ds->path);
+	nv_log_str(&r, "path", path);
+	nv_log_str(&r, "action", action);
+	nv_log_end(&r);
+}
+
+/* 1 when the file (stat *b) was modified over NV_SYNC_SETTLE_MS ago, or
+ * is still the same after waiting until then (*tmp: its stat); 0 when it
+ * changed meanwhile; minus an error code. A future mtime counts as old. */
+static int settled(const struct nv_sync *c, const char *path, int fd, const struct stat *b,
+		   struct stat *tmp, struct nv_error *err)
+{
+	struct timespec now, nap;
+	int64_t age_ms;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	age_ms = ((int64_t)now.tv_sec - (int64_t)b->st_mtim.tv_sec) * 1000 +
+		 ((int64_t)now.tv_nsec - (int64_t)b->st_mtim.tv_nsec) / 1000000;
+	if (age_ms < 0 || age_ms >= NV_SYNC_SETTLE_MS)
+		return 1;
+	nap.tv_sec = 0;
+	nap.tv_nsec = (long)(NV_SYNC_SETTLE_MS - age_ms) * 1000000L;
+	while (nanosleep(&nap, &nap) < 0 && errno == EINTR)
+		;
+	if (fstat(fd, tmp) < 0)
+		return -nv_error_sys(err, NV_EIO, errno, "cannot stat '%s/%s'", c->o->path, path);
+	return same_version(b, tmp);
+}
+
+/* Read the file until one read saw it unchanged from start to end (size,
+ * inode, mtime and ctime equal before and after, and as many bytes read
+ * as it has), at most NV_SYNC_READ_TRIES times; that read's stat goes
+ * into the job. A file that kept changing is marked torn: nv_sync_build
+ * keeps its previous version, or leaves it out. */
+static int read_stable(struct nv_sync *c, struct nv_sync_job *j, struct worker_bufs *wb, int fd,
+		       struct nv_error *err)
+{
+	const struct nv_walk_entry *we = &c->walk.e[j->walk_index];
+	struct stat a, b;
+	int tries, rc;
+
+	for (tries = 1; tries <= NV_SYNC_READ_TRIES; tries++) {
+		if (fstat(fd, &a) < 0)
+			return nv_error_sys(err, NV_EIO, errno, "cannot stat '%s/%s'", c->o->path,
+					    we->path);
+		if ((rc = read_once(c, j, wb, fd, err)))
+			return rc;
+		if (fstat(fd, &b) < 0)
+			return nv_error_sys(err, NV_EIO, errno, "cannot stat '%s/%s'", c->o->path,
+					    we->path);
+		if (!same_version(&a, &b) || j->size != (uint64_t)b.st_size)
+			continue;
+		/* modified just now: a writer may be between two writes (after
+		 * the truncation, before the data) with the file still; it must
+		 * stay the same for NV_SYNC_SETTLE_MS after its mtime */
+		if ((rc = settled(c, we->path, fd, &b, &a, err)) < 0)
+			return -rc;
+		if (rc)
+			break;
+	}
+	if (tries > NV_SYNC_READ_TRIES) {
+		j->torn = true;
+		return NV_OK;
+	}
+	j->have_stat = true;
+	j->ino = (uint64_t)b.st_ino;
+	j->mtime_sec = (int64_t)b.st_mtim.tv_sec;
+	j->mtime_nsec = (uint32_t)b.st_mtim.tv_nsec;
+	j->ctime_sec = (int64_t)b.st_ctim.tv_sec;
+	j->ctime_nsec = (uint32_t)b.st_ctim.tv_nsec;
+	if (tries > 1)
+		log_changed(c, we->path, "reread");
+	return NV_OK;
+}
+
+static int process_file(struct nv_sync *c, struct nv_sync_job *j, struct worker_bufs *wb,
+			struct nv_error *err)
 {
 	const struct nv_walk_entry *we = &c->walk.e[j->walk_index];
 	int fd, rc = NV_OK;
@@ -529,62 +624,14 @@ static int process_file(struct ctx *c, struct job *j, struct worker_bufs *wb, st
 	if (fd < 0)
 		return nv_error_sys(err, NV_EIO, errno, "cannot open '%s/%s'", c->o->path,
 				    we->path);
-	j->size = 0;
-	j->nchunks = 0;
-	for (;;) {
-		unsigned char hash[NV_HASH_LEN];
-		struct nv_blob_loc loc;
-		const struct nv_blob_loc *known;
-		ssize_t n = nv_fs_read_full(fd, wb->in, NV_BLOB_SIZE);
-		size_t clen;
-
-		if (n < 0) {
-			rc = nv_error_sys(err, NV_EIO, errno, "cannot read '%s/%s'", c->o->path,
-					  we->path);
-			break;
-		}
-		if (n == 0)
-			break;
-		if (atomic_load(&c->failed) || (rc = check_deadline(c)))
-			break;
-		nv_sha256(wb->in, (size_t)n, hash);
-		atomic_fetch_add(&c->bytes_hashed, (uint64_t)n);
-		nv_progress_add(&c->progress, (uint64_t)n);
-		j->size += (uint64_t)n;
-		pthread_mutex_lock(&c->lock);
-		known = nv_blob_map_get(&c->map, hash);
-		if (known)
-			loc = *known;
-		pthread_mutex_unlock(&c->lock);
-		if (!known) {
-			clen = ZSTD_compress2(wb->cctx, wb->out, wb->outcap, wb->in, (size_t)n);
-			if (ZSTD_isError(clen)) {
-				rc = nv_error_set(err, NV_EINTERNAL, "zstd: %s",
-						  ZSTD_getErrorName(clen));
-				break;
-			}
-			pthread_mutex_lock(&c->lock);
-			known = nv_blob_map_get(&c->map, hash);
-			if (known)
-				loc = *known;
-			else
-				rc = append_blob(c, hash, wb->out, clen, (size_t)n, &loc, err);
-			pthread_mutex_unlock(&c->lock);
-			if (rc)
-				break;
-		}
-		if ((rc = job_add_chunk(j, hash, &loc, err)))
-			break;
-		if ((size_t)n < NV_BLOB_SIZE)
-			break;
-	}
+	rc = read_stable(c, j, wb, fd, err);
 	close(fd);
 	return rc;
 }
 
 static void *hash_worker(void *arg)
 {
-	struct ctx *c = arg;
+	struct nv_sync *c = arg;
 	struct worker_bufs wb = {NULL, NULL, NULL, ZSTD_compressBound(NV_BLOB_SIZE)};
 	struct nv_error e = NV_ERROR_INIT;
 
@@ -641,8 +688,8 @@ static const struct nv_entry *seek(struct cursor *cur, const char *path)
 }
 
 /* Reuse the chunks of a matching cache entry; false if not usable. */
-static bool try_cache(struct ctx *c, const struct nv_manifest *m, const struct nv_entry *e,
-		      const struct nv_walk_entry *we, struct job *j)
+static bool try_cache(struct nv_sync *c, const struct nv_manifest *m, const struct nv_entry *e,
+		      const struct nv_walk_entry *we, struct nv_sync_job *j)
 {
 	uint32_t k;
 
@@ -676,169 +723,194 @@ static bool try_cache(struct ctx *c, const struct nv_manifest *m, const struct n
 	return true;
 }
 
-/* ---- the whole sync ---- */
+/* ---- the phases (sync_phases.h) ---- */
 
 static void *walk_thread(void *arg)
 {
-	struct ctx *c = arg;
+	struct nv_sync *c = arg;
 
 	c->walk_rc = nv_walk_tree(c->rootfd, c->o->path, &c->walk, &c->walk_err);
 	return NULL;
 }
 
-int nv_sync_dataset(const struct nv_engine_opts *o, struct nv_sync_result *res,
-		    struct nv_error *err)
+void nv_sync_init(struct nv_sync *c, const struct nv_engine_opts *o, struct nv_sync_result *res)
 {
-	struct ctx c;
-	struct nv_buf prefix = NV_BUF_INIT(4096), key = NV_BUF_INIT(4096);
-	struct nv_buf obj = NV_BUF_INIT(NV_MANIFEST_MAX);
-	struct nv_manifest prev, cache, out;
-	struct listing l;
-	pthread_t *threads = NULL, upl[UPLOADERS_MAX];
-	int nworkers, nupl, started = 0, upstarted = 0, rc, i;
-	uint32_t *run_to_m = NULL;
-	size_t *hl_first = NULL; /* walk index -> walk index of its first name */
-	size_t *mindex = NULL;	 /* walk index -> manifest index */
-	unsigned char head[NV_HASH_LEN];
-	bool have_prev = false, gc_running = false;
-	struct nv_buf lock = NV_BUF_INIT(4096);
-	struct cursor cc = {NULL, 0}, pc = {NULL, 0};
-	uint64_t to_hash = 0;
-	size_t k, from_cache = 0;
-	bool cache_fresh, cache_has_base = false, cache_is_head = false;
-	unsigned char cache_base[NV_HASH_LEN];
-	const struct nv_manifest *pm;
-	pthread_t walker;
-	bool walking = false;
-
 	memset(res, 0, sizeof(*res));
-	memset(&c, 0, sizeof(c));
-	c.o = o;
-	c.rootfd = -1;
-	nv_walk_init(&c.walk);
-	nv_blob_map_init(&c.map);
-	nv_blob_map_init(&c.pack_ids);
-	nv_buf_init(&c.pack, NV_PACK_TARGET + ZSTD_COMPRESSBOUND(NV_BLOB_SIZE) + 64);
-	pthread_mutex_init(&c.lock, NULL);
-	pthread_mutex_init(&c.qlock, NULL);
-	pthread_mutex_init(&c.elock, NULL);
-	pthread_cond_init(&c.qnonempty, NULL);
-	pthread_cond_init(&c.qspace, NULL);
-	nv_manifest_init(&prev);
-	nv_manifest_init(&cache);
-	nv_manifest_init(&out);
-	memset(&l, 0, sizeof(l));
-	nv_blob_map_init(&l.packs);
+	memset(c, 0, sizeof(*c));
+	c->o = o;
+	c->res = res;
+	c->rootfd = -1;
+	nv_buf_init(&c->prefix_buf, 4096);
+	nv_buf_init(&c->key, 4096);
+	nv_buf_init(&c->obj, NV_MANIFEST_MAX);
+	nv_buf_init(&c->lock, 4096);
+	nv_walk_init(&c->walk);
+	nv_blob_map_init(&c->map);
+	nv_blob_map_init(&c->pack_ids);
+	nv_buf_init(&c->pack, NV_PACK_TARGET + ZSTD_COMPRESSBOUND(NV_BLOB_SIZE) + 64);
+	pthread_mutex_init(&c->lock_mu, NULL);
+	pthread_mutex_init(&c->qlock, NULL);
+	pthread_mutex_init(&c->elock, NULL);
+	pthread_cond_init(&c->qnonempty, NULL);
+	pthread_cond_init(&c->qspace, NULL);
+	nv_manifest_init(&c->prev);
+	nv_manifest_init(&c->cache);
+	nv_manifest_init(&c->out);
+	nv_blob_map_init(&c->l.packs);
+}
 
-	if ((rc = nv_keys_dataset_prefix(o->ds, o->pod_id, &prefix, err)))
-		goto done;
-	c.prefix = prefix.p;
+/* Which blobs the store holds: those of HEAD's manifest, of the packs no
+ * manifest names (their index), and of the stat cache, each only where
+ * its pack is listed with its index. While a gc runs, only HEAD's packs
+ * are sure to stay. */
+static int learn_blobs(struct nv_sync *c, struct nv_error *err)
+{
+	int rc;
+
+	if ((rc = nv_keys_dir(c->prefix, NV_KEY_PACK, &c->key, err)))
+		return rc;
+	c->l.prefix = c->key.p;
+	c->l.plen = c->key.len;
+	c->l.err = err;
+	if ((rc = nv_store_list(c->o->store, c->key.p, list_cb, &c->l, err)))
+		return rc;
+	if (c->have_prev && (rc = learn_manifest(c, c->pm, &c->l, err)))
+		return rc;
+	if (c->gc_running)
+		return NV_OK;
+	if ((rc = learn_orphan_packs(c, &c->l, err)))
+		return rc;
+	if (c->cache.nentries &&
+	    !(c->have_prev && !memcmp(c->cache.digest, c->pm->digest, NV_HASH_LEN)))
+		rc = learn_manifest(c, &c->cache, &c->l, err);
+	return rc;
+}
+
+int nv_sync_learn(struct nv_sync *c, struct nv_error *err)
+{
+	const struct nv_engine_opts *o = c->o;
+	int rc;
+
+	if ((rc = nv_keys_dataset_prefix(o->ds, o->pod_id, &c->prefix_buf, err)))
+		return rc;
+	c->prefix = c->prefix_buf.p;
 	/* the folder is walked while the store is read (both mostly wait) */
-	c.rootfd = open(o->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (c.rootfd < 0) {
-		rc = nv_error_sys(err, NV_EIO, errno, "cannot open '%s'", o->path);
-		goto done;
-	}
-	if (pthread_create(&walker, NULL, walk_thread, &c)) {
-		rc = nv_error_set(err, NV_EINTERNAL, "cannot start the walk thread");
-		goto done;
-	}
-	walking = true;
+	c->rootfd = open(o->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->rootfd < 0)
+		return nv_error_sys(err, NV_EIO, errno, "cannot open '%s'", o->path);
+	if (pthread_create(&c->walker, NULL, walk_thread, c))
+		return nv_error_set(err, NV_EINTERNAL, "cannot start the walk thread");
+	c->walking = true;
 	/* our lock first, then look for a gc: see gc.h */
-	if (!o->dry_run && (rc = nv_lock_acquire(o->store, prefix.p, "sync", &lock, err)))
-		goto done;
-	if ((rc = nv_lock_find(o->store, prefix.p, "gc", NULL, &gc_running, err)))
-		goto done;
-
-	/* 1. what the store knows */
-	rc = nv_engine_read_head(o->store, prefix.p, head, err);
+	if (!o->dry_run && (rc = nv_lock_acquire(o->store, c->prefix, "sync", &c->lock, err)))
+		return rc;
+	if ((rc = nv_lock_find(o->store, c->prefix, "gc", NULL, &c->gc_running, err)))
+		return rc;
+	rc = nv_engine_read_head(o->store, c->prefix, c->head, err);
 	if (rc != NV_OK && rc != NV_ENOTFOUND)
-		goto done;
-	have_prev = rc == NV_OK;
-	res->had_head = have_prev;
-	nv_engine_read_cache(o, prefix.p, &cache, cache_base, &cache_has_base);
+		return rc;
+	c->have_prev = rc == NV_OK;
+	c->res->had_head = c->have_prev;
+	nv_engine_read_cache(o, c->prefix, &c->cache, c->cache_base, &c->cache_has_base);
 	/* a cache made from HEAD's snapshot has its content and blob
 	 * locations: HEAD's manifest need not be fetched and decoded (while
 	 * a gc runs, HEAD's own manifest is the only safe source) */
-	cache_is_head = have_prev && !gc_running && cache.nentries && cache_has_base &&
-			!memcmp(cache_base, head, NV_HASH_LEN);
-	if (have_prev && !cache_is_head &&
-	    (rc = nv_engine_read_manifest(o->store, prefix.p, head, &prev, err)))
-		goto done;
-	pm = cache_is_head ? &cache : &prev;
-	if ((rc = nv_keys_dir(prefix.p, NV_KEY_PACK, &key, err)))
-		goto done;
-	l.prefix = key.p;
-	l.plen = key.len;
-	l.err = err;
-	if ((rc = nv_store_list(o->store, key.p, list_cb, &l, err)))
-		goto done;
-	/* while a gc runs, only HEAD's packs are sure to stay */
-	if ((have_prev && (rc = learn_manifest(&c, pm, &l, err))) ||
-	    (!gc_running && (rc = learn_orphan_packs(&c, &l, err))) ||
-	    (!gc_running && cache.nentries &&
-	     !(have_prev && !memcmp(cache.digest, pm->digest, NV_HASH_LEN)) &&
-	     (rc = learn_manifest(&c, &cache, &l, err))))
-		goto done;
+	c->cache_is_head = c->have_prev && !c->gc_running && c->cache.nentries &&
+			   c->cache_has_base && !memcmp(c->cache_base, c->head, NV_HASH_LEN);
+	if (c->have_prev && !c->cache_is_head &&
+	    (rc = nv_engine_read_manifest(o->store, c->prefix, c->head, &c->prev, err)))
+		return rc;
+	c->pm = c->cache_is_head ? &c->cache : &c->prev;
+	return learn_blobs(c, err);
+}
 
-	/* 2. the folder */
-	pthread_join(walker, NULL);
-	walking = false;
-	if ((rc = c.walk_rc)) {
+/* Another name of an earlier multi-link file? Then hl_first[k] names it
+ * and *dup is set. inodes maps (dev, ino) to the first name's walk index. */
+static int note_hardlink(struct nv_sync *c, struct nv_blob_map *inodes, size_t k, bool *dup,
+			 struct nv_error *err)
+{
+	const struct nv_walk_entry *we = &c->walk.e[k];
+	unsigned char ik[NV_HASH_LEN] = {0};
+	struct nv_blob_loc v = {0, 0, 0, k};
+	bool ins = false;
+	int rc;
+
+	*dup = false;
+	if (we->nlink <= 1)
+		return NV_OK;
+	memcpy(ik, &we->dev, 8);
+	memcpy(ik + 8, &we->ino, 8);
+	ik[16] = 1; /* keep apart from a zero key */
+	if ((rc = nv_blob_map_put(inodes, ik, &v, &ins, err)))
+		return rc;
+	if (!ins) {
+		c->hl_first[k] = (size_t)nv_blob_map_get(inodes, ik)->off;
+		*dup = true;
+	}
+	return NV_OK;
+}
+
+int nv_sync_plan(struct nv_sync *c, struct nv_error *err)
+{
+	struct nv_blob_map inodes;
+	struct cursor cc = {NULL, 0}, pc = {NULL, 0};
+	size_t k;
+	int rc = NV_OK;
+
+	pthread_join(c->walker, NULL);
+	c->walking = false;
+	if (c->walk_rc) {
 		if (err)
-			*err = c.walk_err;
-		goto done;
+			*err = c->walk_err;
+		return c->walk_rc;
 	}
-	c.jobs = nv_calloc(c.walk.files ? c.walk.files : 1, sizeof(*c.jobs));
-	hl_first = nv_malloc(c.walk.n * sizeof(*hl_first));
-	mindex = nv_calloc(c.walk.n, sizeof(*mindex));
-	if (!c.jobs || !hl_first || !mindex) {
-		rc = nv_error_set(err, NV_ENOMEM, "out of memory");
-		goto done;
+	c->jobs = nv_calloc(c->walk.files ? c->walk.files : 1, sizeof(*c->jobs));
+	c->hl_first = nv_malloc(c->walk.n * sizeof(*c->hl_first));
+	c->mindex = nv_calloc(c->walk.n, sizeof(*c->mindex));
+	if (!c->jobs || !c->hl_first || !c->mindex)
+		return nv_error_set(err, NV_ENOMEM, "out of memory");
+	memset(c->hl_first, 0xff, c->walk.n * sizeof(*c->hl_first));
+	cc.m = c->cache.nentries ? &c->cache : NULL;
+	pc.m = c->have_prev && !c->cache_is_head ? &c->prev : NULL;
+	nv_blob_map_init(&inodes);
+	for (k = 0; k < c->walk.n && !rc; k++) {
+		const struct nv_walk_entry *we = &c->walk.e[k];
+		struct nv_sync_job *j;
+		bool dup;
+
+		if (!S_ISREG(we->mode) || (rc = note_hardlink(c, &inodes, k, &dup, err)) || dup)
+			continue;
+		j = &c->jobs[c->njobs++];
+		j->walk_index = k;
+		if (try_cache(c, &c->cache, seek(&cc, we->path), we, j))
+			c->from_cache++;
+		else if (!try_cache(c, &c->prev, seek(&pc, we->path), we, j))
+			c->to_hash += we->size;
 	}
-	memset(hl_first, 0xff, c.walk.n * sizeof(*hl_first));
-	cc.m = cache.nentries ? &cache : NULL;
-	pc.m = have_prev && !cache_is_head ? &prev : NULL;
-	{
-		struct nv_blob_map inodes; /* (dev, ino) of multi-link files -> walk index */
+	nv_blob_map_release(&inodes);
+	return rc;
+}
 
-		nv_blob_map_init(&inodes);
-		for (k = 0; k < c.walk.n; k++) {
-			struct nv_walk_entry *we = &c.walk.e[k];
-			struct job *j;
+/* Stop the uploaders once the queue is drained, and wait for them. */
+static void stop_uploaders(struct nv_sync *c, pthread_t *upl, int n)
+{
+	int i;
 
-			if (!S_ISREG(we->mode))
-				continue;
-			if (we->nlink > 1) {
-				unsigned char ik[NV_HASH_LEN] = {0};
-				struct nv_blob_loc v = {0, 0, 0, k};
-				bool ins = false;
+	pthread_mutex_lock(&c->qlock);
+	c->qclosed = true;
+	pthread_cond_broadcast(&c->qnonempty);
+	pthread_mutex_unlock(&c->qlock);
+	for (i = 0; i < n; i++)
+		pthread_join(upl[i], NULL);
+}
 
-				memcpy(ik, &we->dev, 8);
-				memcpy(ik + 8, &we->ino, 8);
-				ik[16] = 1; /* keep apart from a zero key */
-				if ((rc = nv_blob_map_put(&inodes, ik, &v, &ins, err)))
-					break;
-				if (!ins) {
-					/* another name of an earlier file */
-					hl_first[k] = (size_t)nv_blob_map_get(&inodes, ik)->off;
-					continue;
-				}
-			}
-			j = &c.jobs[c.njobs++];
-			j->walk_index = k;
-			if (try_cache(&c, &cache, seek(&cc, we->path), we, j))
-				from_cache++;
-			else if (!try_cache(&c, &prev, seek(&pc, we->path), we, j))
-				to_hash += we->size;
-		}
-		nv_blob_map_release(&inodes);
-		if (rc)
-			goto done;
-	}
+int nv_sync_upload(struct nv_sync *c, struct nv_error *err)
+{
+	const struct nv_engine_opts *o = c->o;
+	pthread_t *threads = NULL, upl[NV_SYNC_UPLOADERS_MAX];
+	int nworkers, nupl, started = 0, upstarted = 0, rc = NV_OK, i;
 
-	/* 3. hash, compress, pack, upload */
-	nv_progress_start(&c.progress, "sync", o->ds->path, to_hash,
+	nv_progress_start(&c->progress, "sync", o->ds->path, c->to_hash,
 			  (int)o->cfg->progress_interval_ms);
 	nworkers = o->workers > 0 ? o->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (nworkers < 1)
@@ -846,217 +918,540 @@ int nv_sync_dataset(const struct nv_engine_opts *o, struct nv_sync_result *res,
 	if (nworkers > 16)
 		nworkers = 16;
 	nupl = o->cfg->parallel < 4 ? o->cfg->parallel : 4;
-	if (nupl > UPLOADERS_MAX)
-		nupl = UPLOADERS_MAX;
+	if (nupl > NV_SYNC_UPLOADERS_MAX)
+		nupl = NV_SYNC_UPLOADERS_MAX;
 	threads = nv_calloc((size_t)nworkers, sizeof(*threads));
-	if (!threads) {
-		rc = nv_error_set(err, NV_ENOMEM, "out of memory");
-		goto done;
-	}
-	for (i = 0; i < nupl; i++, upstarted++)
-		if (pthread_create(&upl[i], NULL, uploader, &c)) {
-			rc = nv_error_set(err, NV_EINTERNAL, "cannot start an upload thread");
-			goto join;
-		}
-	for (i = 0; i < nworkers; i++, started++)
-		if (pthread_create(&threads[i], NULL, hash_worker, &c)) {
-			rc = nv_error_set(err, NV_EINTERNAL, "cannot start a hashing thread");
-			goto join;
-		}
-join:
+	if (!threads)
+		return nv_error_set(err, NV_ENOMEM, "out of memory");
+	while (upstarted < nupl && !pthread_create(&upl[upstarted], NULL, uploader, c))
+		upstarted++;
+	if (upstarted < nupl)
+		rc = nv_error_set(err, NV_EINTERNAL, "cannot start an upload thread");
+	while (!rc && started < nworkers &&
+	       !pthread_create(&threads[started], NULL, hash_worker, c))
+		started++;
+	if (!rc && started < nworkers)
+		rc = nv_error_set(err, NV_EINTERNAL, "cannot start a hashing thread");
 	for (i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
-	if (!rc && !atomic_load(&c.failed)) {
+	nv_free(threads);
+	if (!rc && !atomic_load(&c->failed)) {
 		struct nv_error fe = NV_ERROR_INIT;
 
-		pthread_mutex_lock(&c.lock);
-		if (flush_pack(&c, &fe))
-			fail(&c, &fe);
-		pthread_mutex_unlock(&c.lock);
+		pthread_mutex_lock(&c->lock_mu);
+		if (flush_pack(c, &fe))
+			fail(c, &fe);
+		pthread_mutex_unlock(&c->lock_mu);
 	}
-	pthread_mutex_lock(&c.qlock);
-	c.qclosed = true;
-	pthread_cond_broadcast(&c.qnonempty);
-	pthread_mutex_unlock(&c.qlock);
-	for (i = 0; i < upstarted; i++)
-		pthread_join(upl[i], NULL);
+	stop_uploaders(c, upl, upstarted);
 	if (rc)
-		goto done;
-	if (atomic_load(&c.failed)) {
-		rc = c.first.code;
+		return rc;
+	if (atomic_load(&c->failed)) {
 		if (err)
-			*err = c.first;
-		goto done;
+			*err = c->first;
+		return c->first.code;
 	}
+	return NV_OK;
+}
 
-	/* 4. the manifest */
-	out.created = (int64_t)time(NULL);
-	out.dataset = nv_strdup(o->ds->path);
-	run_to_m = nv_malloc((c.nrpacks ? c.nrpacks : 1) * sizeof(*run_to_m));
-	if (!out.dataset || !run_to_m) {
-		rc = nv_error_set(err, NV_ENOMEM, "out of memory");
-		goto done;
+/* The manifest entry of a file job: its chunks, with run pack indexes
+ * turned into the manifest's pack table. */
+static int add_file_chunks(struct nv_sync *c, const struct nv_sync_job *j, struct nv_entry *e,
+			   struct nv_error *err)
+{
+	uint32_t q;
+	int rc = NV_OK;
+
+	e->type = NV_ENT_FILE;
+	e->size = j->size;
+	e->first_chunk = c->out.nchunks;
+	e->nchunks = j->nchunks;
+	for (q = 0; q < j->nchunks && !rc; q++) {
+		struct nv_chunk ch = j->chunks[q];
+		uint32_t run = ch.pack;
+
+		if (c->run_to_m[run] == UINT32_MAX)
+			rc = nv_manifest_add_pack(&c->out, c->rpacks[run], &c->run_to_m[run], err);
+		ch.pack = c->run_to_m[run];
+		if (!rc)
+			rc = nv_manifest_add_chunk(&c->out, &ch, err);
 	}
-	memset(run_to_m, 0xff, (c.nrpacks ? c.nrpacks : 1) * sizeof(*run_to_m));
-	if (have_prev) {
-		out.has_parent = true;
-		memcpy(out.parent, head, NV_HASH_LEN);
+	return rc;
+}
+
+/* A torn file: its entry in HEAD's manifest, as it was, when that is a
+ * file whose blobs are all known; NV_ENOTFOUND (nothing set) otherwise. */
+static int keep_previous(struct nv_sync *c, const struct nv_walk_entry *we, struct nv_entry *e,
+			 struct nv_error *err)
+{
+	struct cursor cur = {c->have_prev ? c->pm : NULL, c->torn_cur};
+	const struct nv_entry *p = seek(&cur, we->path);
+	uint32_t q;
+	int rc;
+
+	c->torn_cur = cur.i;
+	if (!p || p->type != NV_ENT_FILE)
+		return NV_ENOTFOUND;
+	for (q = 0; q < p->nchunks; q++)
+		if (!nv_blob_map_get(&c->map, c->pm->chunks[p->first_chunk + q].hash))
+			return NV_ENOTFOUND;
+	e->type = NV_ENT_FILE;
+	e->size = p->size;
+	e->mode = p->mode;
+	e->mtime_sec = p->mtime_sec;
+	e->mtime_nsec = p->mtime_nsec;
+	/* never taken for the file on disk by the next sync's stat cache */
+	e->ino = 0;
+	e->ctime_sec = e->ctime_nsec = 0;
+	e->first_chunk = c->out.nchunks;
+	e->nchunks = p->nchunks;
+	for (q = 0; q < p->nchunks; q++) {
+		struct nv_chunk ch = c->pm->chunks[p->first_chunk + q];
+		uint32_t run = nv_blob_map_get(&c->map, ch.hash)->pack;
+
+		ch.pack = run;
+		if (c->run_to_m[run] == UINT32_MAX &&
+		    (rc = nv_manifest_add_pack(&c->out, c->rpacks[run], &c->run_to_m[run], err)))
+			return rc;
+		ch.pack = c->run_to_m[run];
+		if ((rc = nv_manifest_add_chunk(&c->out, &ch, err)))
+			return rc;
 	}
-	{
-		size_t jn = 0, nch = 0;
+	log_changed(c, we->path, "kept_previous");
+	return NV_OK;
+}
 
-		for (k = 0; k < c.njobs; k++)
-			nch += c.jobs[k].nchunks;
-		if ((rc = nv_manifest_reserve(&out, c.walk.n, nch, err)))
-			goto done;
-		for (k = 0; k < c.walk.n && !rc; k++) {
-			const struct nv_walk_entry *we = &c.walk.e[k];
-			struct nv_entry e;
-			uint32_t q;
+/* One walk entry into the manifest (or left out: mindex SIZE_MAX). *jn is
+ * the next file job, in walk order. */
+static int add_entry(struct nv_sync *c, size_t k, size_t *jn, struct nv_error *err)
+{
+	const struct nv_walk_entry *we = &c->walk.e[k];
+	struct nv_sync_result *res = c->res;
+	struct nv_entry e;
+	int rc;
 
-			memset(&e, 0, sizeof(e));
-			e.path = we->path;
-			e.mode = we->mode & 07777;
-			e.mtime_sec = we->mtime_sec;
-			e.mtime_nsec = we->mtime_nsec;
-			e.ctime_sec = we->ctime_sec;
-			e.ctime_nsec = we->ctime_nsec;
-			e.ino = we->ino;
-			if (S_ISDIR(we->mode)) {
-				e.type = NV_ENT_DIR;
-				res->dirs++;
-			} else if (S_ISLNK(we->mode)) {
-				e.type = NV_ENT_SYMLINK;
-				e.link = we->link;
-				res->symlinks++;
-			} else if (hl_first[k] != SIZE_MAX) {
-				if (mindex[hl_first[k]] == SIZE_MAX) { /* its file vanished */
-					mindex[k] = SIZE_MAX;
-					res->skipped++;
-					continue;
-				}
-				e.type = NV_ENT_HARDLINK;
-				e.link_index = mindex[hl_first[k]];
-				res->hardlinks++;
-			} else {
-				struct job *j = &c.jobs[jn++];
-
-				if (j->vanished) {
-					mindex[k] = SIZE_MAX;
-					res->skipped++;
-					continue;
-				}
-				e.type = NV_ENT_FILE;
-				e.size = j->size;
-				e.first_chunk = out.nchunks;
-				e.nchunks = j->nchunks;
-				for (q = 0; q < j->nchunks && !rc; q++) {
-					struct nv_chunk ch = j->chunks[q];
-					uint32_t run = ch.pack;
-
-					if (run_to_m[run] == UINT32_MAX)
-						rc = nv_manifest_add_pack(&out, c.rpacks[run],
-									  &run_to_m[run], err);
-					ch.pack = run_to_m[run];
-					if (!rc)
-						rc = nv_manifest_add_chunk(&out, &ch, err);
-				}
-				res->files++;
-				res->bytes_scanned += j->size;
-			}
-			if (!rc)
-				rc = nv_manifest_add_entry_ref(&out, &e, &mindex[k], err);
+	memset(&e, 0, sizeof(e));
+	e.path = we->path;
+	e.mode = we->mode & 07777;
+	e.mtime_sec = we->mtime_sec;
+	e.mtime_nsec = we->mtime_nsec;
+	e.ctime_sec = we->ctime_sec;
+	e.ctime_nsec = we->ctime_nsec;
+	e.ino = we->ino;
+	if (S_ISDIR(we->mode)) {
+		e.type = NV_ENT_DIR;
+		res->dirs++;
+	} else if (S_ISLNK(we->mode)) {
+		e.type = NV_ENT_SYMLINK;
+		e.link = we->link;
+		res->symlinks++;
+	} else if (c->hl_first[k] != SIZE_MAX) {
+		if (c->mindex[c->hl_first[k]] == SIZE_MAX) { /* its file vanished */
+			c->mindex[k] = SIZE_MAX;
+			res->skipped++;
+			return NV_OK;
 		}
+		e.type = NV_ENT_HARDLINK;
+		e.link_index = c->mindex[c->hl_first[k]];
+		res->hardlinks++;
+	} else {
+		const struct nv_sync_job *j = &c->jobs[(*jn)++];
+
+		if (j->torn) {
+			if ((rc = keep_previous(c, we, &e, err)) == NV_OK)
+				goto add;
+			if (rc != NV_ENOTFOUND)
+				return rc;
+			log_changed(c, we->path, "skipped");
+		}
+		if (j->vanished || j->torn) {
+			c->mindex[k] = SIZE_MAX;
+			res->skipped++;
+			return NV_OK;
+		}
+		if (j->have_stat) {
+			e.ino = j->ino;
+			e.mtime_sec = j->mtime_sec;
+			e.mtime_nsec = j->mtime_nsec;
+			e.ctime_sec = j->ctime_sec;
+			e.ctime_nsec = j->ctime_nsec;
+		}
+		if ((rc = add_file_chunks(c, j, &e, err)))
+			return rc;
+	add:
+		res->files++;
+		res->bytes_scanned += e.size;
 	}
+	return nv_manifest_add_entry_ref(&c->out, &e, &c->mindex[k], err);
+}
+
+/* The stat cache names the snapshot the folder came from (restore or this
+ * pod's last sync): the base of a merge. */
+static bool has_base(const struct nv_sync *c)
+{
+	return c->have_prev && c->cache_has_base && c->cache.nentries;
+}
+
+int nv_sync_build(struct nv_sync *c, struct nv_error *err)
+{
+	struct nv_sync_result *res = c->res;
+	size_t k, jn = 0, nch = 0, nr = c->nrpacks ? c->nrpacks : 1;
+	int rc = NV_OK;
+
+	c->out.created = (int64_t)time(NULL);
+	c->out.dataset = nv_strdup(c->o->ds->path);
+	c->run_to_m = nv_malloc(nr * sizeof(*c->run_to_m));
+	if (!c->out.dataset || !c->run_to_m)
+		return nv_error_set(err, NV_ENOMEM, "out of memory");
+	memset(c->run_to_m, 0xff, nr * sizeof(*c->run_to_m));
+	/* the pod's own line: the snapshot its folder came from (the stat
+	 * cache's base), else HEAD as it was read */
+	if (c->have_prev) {
+		c->out.has_parent = true;
+		memcpy(c->out.parent, has_base(c) ? c->cache_base : c->head, NV_HASH_LEN);
+	}
+	for (k = 0; k < c->njobs; k++)
+		nch += c->jobs[k].nchunks;
+	if ((rc = nv_manifest_reserve(&c->out, c->walk.n, nch, err)))
+		return rc;
+	for (k = 0; k < c->walk.n && !rc; k++)
+		rc = add_entry(c, k, &jn, err);
 	/* out's paths are the walk's */
-	nv_mem_pool_adopt(&out.strings, &c.walk.strings);
-	if (rc)
-		goto done;
-	if ((rc = nv_manifest_compute_digest(&out, err)))
-		goto done;
-	res->skipped += c.walk.skipped;
-	res->bytes_hashed = atomic_load(&c.bytes_hashed);
-	res->bytes_new = atomic_load(&c.bytes_new);
-	res->blobs_new = atomic_load(&c.blobs_new);
-	res->packs_new = atomic_load(&c.packs_new);
+	nv_mem_pool_adopt(&c->out.strings, &c->walk.strings);
+	if (rc || (rc = nv_manifest_compute_digest(&c->out, err)))
+		return rc;
+	res->skipped += c->walk.skipped;
+	res->bytes_hashed = atomic_load(&c->bytes_hashed);
+	res->bytes_new = atomic_load(&c->bytes_new);
+	res->blobs_new = atomic_load(&c->blobs_new);
+	res->packs_new = atomic_load(&c->packs_new);
 	res->unchanged =
-	    have_prev && !res->packs_new && !memcmp(out.digest, pm->digest, NV_HASH_LEN);
+	    c->have_prev && !res->packs_new && !memcmp(c->out.digest, c->pm->digest, NV_HASH_LEN);
 	/* unchanged, and every file matched the stat cache: the cache on disk
 	 * already says all this, so neither encode nor rewrite it */
-	cache_fresh = res->unchanged && cache_is_head && from_cache == c.njobs;
-	if (!cache_fresh && (rc = nv_manifest_encode(&out, o->cfg->zstd_level, &obj, err)))
-		goto done;
-	if (res->unchanged) {
-		memcpy(res->snapshot, head, NV_HASH_LEN);
-	} else {
-		nv_sha256(obj.p, obj.len, res->snapshot);
-		if (o->dry_run)
-			goto done;
-		if ((rc = check_deadline(&c))) {
-			if (err)
-				*err = c.first;
-			goto done;
-		}
-		nv_buf_reset(&key);
-		if ((rc = nv_keys_object(prefix.p, NV_KEY_SNAPSHOT, res->snapshot, &key, err)))
-			goto done;
-		rc = nv_store_put(o->store, key.p, obj.p, obj.len, NV_PUT_IF_ABSENT, err);
-		if (rc == NV_EEXISTS)
-			rc = NV_OK;
-		if (rc)
-			goto done;
-		res->bytes_uploaded = atomic_load(&c.bytes_uploaded) + obj.len;
-		/* HEAD moves last */
-		nv_buf_reset(&key);
-		{
-			struct nv_buf hb = NV_BUF_INIT(256);
+	c->cache_fresh = res->unchanged && c->cache_is_head && c->from_cache == c->njobs;
+	if (!c->cache_fresh &&
+	    (rc = nv_manifest_encode(&c->out, c->o->cfg->zstd_level, &c->obj, err)))
+		return rc;
+	if (res->unchanged)
+		memcpy(res->snapshot, c->head, NV_HASH_LEN);
+	else
+		nv_sha256(c->obj.p, c->obj.len, res->snapshot);
+	return NV_OK;
+}
 
-			if (!(rc = nv_keys_object(prefix.p, NV_KEY_HEAD, NULL, &key, err)) &&
-			    !(rc = nv_head_encode(res->snapshot, &hb, err)))
-				rc = nv_store_put(o->store, key.p, hb.p, hb.len, 0, err);
-			nv_buf_release(&hb);
-			if (rc)
-				goto done;
-		}
+/* Store an encoded snapshot manifest under its id. */
+static int store_snapshot(struct nv_sync *c, const struct nv_buf *obj,
+			  const unsigned char id[NV_HASH_LEN], struct nv_error *err)
+{
+	int rc;
+
+	nv_buf_reset(&c->key);
+	if ((rc = nv_keys_object(c->prefix, NV_KEY_SNAPSHOT, id, &c->key, err)))
+		return rc;
+	rc = nv_store_put(c->o->store, c->key.p, obj->p, obj->len, NV_PUT_IF_ABSENT, err);
+	if (rc == NV_EEXISTS)
+		rc = NV_OK;
+	if (!rc)
+		c->res->bytes_uploaded += obj->len;
+	return rc;
+}
+
+static int put_head(struct nv_sync *c, const unsigned char id[NV_HASH_LEN], struct nv_error *err)
+{
+	struct nv_buf hb = NV_BUF_INIT(256);
+	int rc;
+
+	nv_buf_reset(&c->key);
+	if (!(rc = nv_keys_object(c->prefix, NV_KEY_HEAD, NULL, &c->key, err)) &&
+	    !(rc = nv_head_encode(id, &hb, err)))
+		rc = nv_store_put(c->o->store, c->key.p, hb.p, hb.len, 0, err);
+	nv_buf_release(&hb);
+	return rc;
+}
+
+/* HEAD now: *found false when there is none. */
+static int head_now(struct nv_sync *c, unsigned char id[NV_HASH_LEN], bool *found,
+		    struct nv_error *err)
+{
+	int rc = nv_engine_read_head(c->o->store, c->prefix, id, err);
+
+	*found = rc == NV_OK;
+	return rc == NV_ENOTFOUND ? NV_OK : rc;
+}
+
+static void log_merge(const struct nv_sync *c, const unsigned char theirs[NV_HASH_LEN],
+		      const unsigned char merged[NV_HASH_LEN], const struct nv_merge_result *mr)
+{
+	char t[NV_HASH_HEX], m[NV_HASH_HEX], o[NV_HASH_HEX];
+	struct nv_log_rec r;
+	size_t off;
+
+	nv_hex_encode(theirs, NV_HASH_LEN, t);
+	nv_hex_encode(merged, NV_HASH_LEN, m);
+	nv_hex_encode(c->res->snapshot, NV_HASH_LEN, o);
+	nv_log_begin(&r, NV_LOG_INFO, "sync.merged");
+	nv_log_str(&r, "dataset", c->o->ds->path);
+	nv_log_str(&r, "ours", o);
+	nv_log_str(&r, "theirs", t);
+	nv_log_str(&r, "merged", m);
+	nv_log_u64(&r, "from_theirs", mr->from_theirs);
+	nv_log_u64(&r, "conflicts", mr->conflicts);
+	nv_log_end(&r);
+	for (off = 0; off < mr->conflict_paths.len; off += strlen(mr->conflict_paths.p + off) + 1) {
+		nv_log_begin(&r, NV_LOG_WARN, "sync.merge_conflict");
+		nv_log_str(&r, "dataset", c->o->ds->path);
+		nv_log_str(&r, "path", mr->conflict_paths.p + off);
+		nv_log_str(&r, "kept", "ours");
+		nv_log_str(&r, "theirs_in", t);
+		nv_log_end(&r);
 	}
-	if (!o->dry_run && !cache_fresh)
-		nv_engine_write_cache(o, prefix.p, &obj, res->snapshot, NULL);
-done:
-	if (walking)
-		pthread_join(walker, NULL);
-	if (lock.len)
-		nv_lock_release(o->store, lock.p);
-	nv_buf_release(&lock);
-	if (c.rootfd >= 0)
-		close(c.rootfd);
-	for (k = 0; k < c.njobs; k++)
-		if (c.jobs[k].cap)
-			nv_free(c.jobs[k].chunks);
-	nv_mem_pool_release(&c.slab);
-	nv_free(c.jobs);
-	nv_free(threads);
-	nv_free(run_to_m);
-	nv_free(hl_first);
-	nv_free(mindex);
-	nv_free(c.rpacks);
-	nv_free(c.pidx);
-	nv_buf_release(&c.pack);
-	for (k = 0; k < c.nspare; k++)
-		nv_buf_release(&c.spare[k]);
-	nv_blob_map_release(&c.map);
-	nv_blob_map_release(&c.pack_ids);
-	nv_blob_map_release(&l.packs);
-	nv_walk_release(&c.walk);
-	nv_manifest_release(&prev);
-	nv_manifest_release(&cache);
-	nv_manifest_release(&out);
-	nv_buf_release(&prefix);
-	nv_buf_release(&key);
-	nv_buf_release(&obj);
-	pthread_mutex_destroy(&c.lock);
-	pthread_mutex_destroy(&c.qlock);
-	pthread_mutex_destroy(&c.elock);
-	pthread_cond_destroy(&c.qnonempty);
-	pthread_cond_destroy(&c.qspace);
+}
+
+/* Does the history of snapshot from (its first parents, up to
+ * NV_SYNC_CONFIRM_DEPTH, and their second parents) contain id? */
+static bool reaches(struct nv_sync *c, const unsigned char from[NV_HASH_LEN],
+		    const unsigned char id[NV_HASH_LEN])
+{
+	unsigned char cur[NV_HASH_LEN];
+	int depth;
+
+	memcpy(cur, from, NV_HASH_LEN);
+	for (depth = 0; depth < NV_SYNC_CONFIRM_DEPTH; depth++) {
+		struct nv_manifest m;
+		bool hit, more;
+
+		if (!memcmp(cur, id, NV_HASH_LEN))
+			return true;
+		nv_manifest_init(&m);
+		if (nv_engine_read_manifest(c->o->store, c->prefix, cur, &m, NULL)) {
+			nv_manifest_release(&m);
+			return false;
+		}
+		hit = m.has_parent2 && !memcmp(m.parent2, id, NV_HASH_LEN);
+		more = m.has_parent;
+		memcpy(cur, m.parent, NV_HASH_LEN);
+		nv_manifest_release(&m);
+		if (hit)
+			return true;
+		if (!more)
+			return false;
+	}
+	return false;
+}
+
+/* After HEAD was set to id: a pod that read HEAD just before us may have
+ * overwritten it (the store has no compare-and-swap). Wait a moment, read
+ * HEAD again: *kept when id is HEAD or in its recent history; else now is
+ * the HEAD to merge into. No wait when the deadline is too close. */
+static int confirm_head(struct nv_sync *c, const unsigned char id[NV_HASH_LEN],
+			unsigned char now[NV_HASH_LEN], bool *kept, struct nv_error *err)
+{
+	struct timespec nap = {0, NV_SYNC_CONFIRM_MS * 1000000L};
+	int64_t dl = c->o->deadline_ms;
+	bool found;
+	int rc;
+
+	*kept = true;
+	if (dl && nv_now_ms() + 2 * NV_SYNC_CONFIRM_MS > dl)
+		return NV_OK;
+	while (nanosleep(&nap, &nap) < 0 && errno == EINTR)
+		;
+	if ((rc = head_now(c, now, &found, err)))
+		return rc;
+	*kept = !found || reaches(c, now, id);
+	return NV_OK;
+}
+
+/* HEAD (theirs) is not the snapshot ours was built on: merge ours into it,
+ * store the merge (parents: theirs, ours), and move HEAD to it unless it
+ * moved again meanwhile (then merge again, at most NV_SYNC_MERGE_TRIES
+ * times). When theirs already has everything ours changed, HEAD stays. */
+static int merge_into_head(struct nv_sync *c, const struct nv_manifest *base,
+			   unsigned char theirs_id[NV_HASH_LEN], struct nv_error *err)
+{
+	struct nv_buf enc = NV_BUF_INIT(NV_MANIFEST_MAX);
+	unsigned char merged_id[NV_HASH_LEN], now[NV_HASH_LEN];
+	int tries, rc = NV_OK;
+	bool found = false;
+
+	for (tries = 0; tries < NV_SYNC_MERGE_TRIES; tries++) {
+		struct nv_manifest theirs, merged;
+		struct nv_merge_result mr;
+
+		nv_manifest_init(&theirs);
+		nv_manifest_init(&merged);
+		nv_merge_result_init(&mr);
+		nv_buf_reset(&enc);
+		if (!(rc = nv_engine_read_manifest(c->o->store, c->prefix, theirs_id, &theirs,
+						   err)) &&
+		    !(rc = nv_merge_manifests(base, &c->out, &theirs, &merged, &mr, err))) {
+			merged.has_parent = merged.has_parent2 = true;
+			memcpy(merged.parent, theirs_id, NV_HASH_LEN);
+			memcpy(merged.parent2, c->res->snapshot, NV_HASH_LEN);
+			if (!memcmp(merged.digest, theirs.digest, NV_HASH_LEN)) {
+				found = false; /* nothing to add to HEAD */
+				memcpy(merged_id, theirs_id, NV_HASH_LEN);
+			} else if (!(rc = nv_manifest_encode(&merged, c->o->cfg->zstd_level, &enc,
+							     err))) {
+				found = true;
+				nv_sha256(enc.p, enc.len, merged_id);
+			}
+			if (!rc)
+				log_merge(c, theirs_id, merged_id, &mr);
+		}
+		nv_merge_result_release(&mr);
+		nv_manifest_release(&theirs);
+		nv_manifest_release(&merged);
+		if (rc || !found)
+			break; /* failed, or HEAD already holds the merge */
+		if ((rc = check_deadline(c))) {
+			if (err)
+				*err = c->first;
+			break;
+		}
+		if ((rc = store_snapshot(c, &enc, merged_id, err)))
+			break;
+		/* HEAD moves last, and only from the HEAD we merged into */
+		if ((rc = head_now(c, now, &found, err)))
+			break;
+		if (found && !memcmp(now, theirs_id, NV_HASH_LEN)) {
+			bool kept;
+
+			if ((rc = put_head(c, merged_id, err)) ||
+			    (rc = confirm_head(c, merged_id, now, &kept, err)) || kept)
+				break;
+		}
+		if (!found) {
+			rc = nv_error_set(err, NV_EBUSY, "HEAD of '%s' vanished while merging",
+					  c->o->ds->path);
+			break;
+		}
+		memcpy(theirs_id, now, NV_HASH_LEN);
+	}
+	if (!rc && tries == NV_SYNC_MERGE_TRIES)
+		rc = nv_error_set(err, NV_EBUSY,
+				  "HEAD of '%s' kept moving: not merged after %d tries; ours is "
+				  "stored, HEAD left as it is",
+				  c->o->ds->path, NV_SYNC_MERGE_TRIES);
+	nv_buf_release(&enc);
+	return rc;
+}
+
+/* The snapshot of the folder, then HEAD: straight when HEAD is still the
+ * snapshot ours was built on, else a merge. HEAD moves last. */
+static int store_snapshot_and_head(struct nv_sync *c, struct nv_error *err)
+{
+	unsigned char cur[NV_HASH_LEN];
+	const unsigned char *base_id = c->out.has_parent ? c->out.parent : NULL;
+	const struct nv_manifest *base = has_base(c) ? &c->cache : c->pm;
+	bool found;
+	int rc;
+
+	if ((rc = check_deadline(c))) {
+		if (err)
+			*err = c->first;
+		return rc;
+	}
+	c->res->bytes_uploaded = atomic_load(&c->bytes_uploaded);
+	if (has_base(c) && !memcmp(c->out.digest, c->cache.digest, NV_HASH_LEN))
+		/* the folder is its base: nothing of ours to store or merge but
+		 * that snapshot (HEAD moved without us) */
+		memcpy(c->res->snapshot, c->cache_base, NV_HASH_LEN);
+	else if ((rc = store_snapshot(c, &c->obj, c->res->snapshot, err)))
+		return rc;
+	if ((rc = head_now(c, cur, &found, err)))
+		return rc;
+	if ((!found && !base_id) || (found && base_id && !memcmp(cur, base_id, NV_HASH_LEN))) {
+		bool kept;
+
+		if ((rc = put_head(c, c->res->snapshot, err)) ||
+		    (rc = confirm_head(c, c->res->snapshot, cur, &kept, err)) || kept)
+			return rc;
+		found = true; /* overwritten: merge into what is there now */
+	}
+	if (!found)
+		return nv_error_set(err, NV_EBUSY, "HEAD of '%s' vanished while syncing",
+				    c->o->ds->path);
+	/* no base: everything only in HEAD is theirs to keep */
+	return merge_into_head(c, base_id ? base : NULL, cur, err);
+}
+
+int nv_sync_publish(struct nv_sync *c, struct nv_error *err)
+{
+	int rc;
+
+	if (c->o->dry_run)
+		return NV_OK;
+	if (!c->res->unchanged && (rc = store_snapshot_and_head(c, err)))
+		return rc;
+	/* the folder's own snapshot: the base of the next merge */
+	if (!c->cache_fresh)
+		nv_engine_write_cache(c->o, c->prefix, &c->obj, c->res->snapshot, NULL);
+	return NV_OK;
+}
+
+void nv_sync_release(struct nv_sync *c)
+{
+	size_t k;
+
+	if (c->walking)
+		pthread_join(c->walker, NULL);
+	c->walking = false;
+	if (c->lock.len)
+		nv_lock_release(c->o->store, c->lock.p);
+	nv_buf_release(&c->lock);
+	nv_fs_close(&c->rootfd);
+	for (k = 0; k < c->njobs; k++)
+		if (c->jobs && c->jobs[k].cap)
+			nv_free(c->jobs[k].chunks);
+	c->njobs = 0;
+	nv_mem_pool_release(&c->slab);
+	nv_free(c->jobs);
+	nv_free(c->run_to_m);
+	nv_free(c->hl_first);
+	nv_free(c->mindex);
+	nv_free(c->rpacks);
+	nv_free(c->pidx);
+	c->jobs = NULL;
+	c->run_to_m = NULL;
+	c->hl_first = c->mindex = NULL;
+	c->rpacks = NULL;
+	c->pidx = NULL;
+	nv_buf_release(&c->pack);
+	for (k = 0; k < c->nspare; k++)
+		nv_buf_release(&c->spare[k]);
+	c->nspare = 0;
+	nv_blob_map_release(&c->map);
+	nv_blob_map_release(&c->pack_ids);
+	nv_blob_map_release(&c->l.packs);
+	nv_walk_release(&c->walk);
+	nv_manifest_release(&c->prev);
+	nv_manifest_release(&c->cache);
+	nv_manifest_release(&c->out);
+	nv_buf_release(&c->prefix_buf);
+	nv_buf_release(&c->key);
+	nv_buf_release(&c->obj);
+	if (c->o) {
+		pthread_mutex_destroy(&c->lock_mu);
+		pthread_mutex_destroy(&c->qlock);
+		pthread_mutex_destroy(&c->elock);
+		pthread_cond_destroy(&c->qnonempty);
+		pthread_cond_destroy(&c->qspace);
+	}
+	c->o = NULL;
+}
+
+int nv_sync_dataset(const struct nv_engine_opts *o, struct nv_sync_result *res,
+		    struct nv_error *err)
+{
+	struct nv_sync c;
+	int rc;
+
+	nv_sync_init(&c, o, res);
+	if (!(rc = nv_sync_learn(&c, err)) && !(rc = nv_sync_plan(&c, err)) &&
+	    !(rc = nv_sync_upload(&c, err)) && !(rc = nv_sync_build(&c, err)))
+		rc = nv_sync_publish(&c, err);
+	nv_sync_release(&c);
 	return rc;
 }

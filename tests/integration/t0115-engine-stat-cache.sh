@@ -82,8 +82,14 @@ assert_exit 0 nv_pod "$T/c" restore
 treecmp "$T/b/venv" "$T/c/venv"
 
 # pod a's cache names the old HEAD: it is not taken for HEAD's manifest,
-# and a sync merges nothing wrong (its own tree is the new snapshot)
+# and a sync merges (DESIGN rule 8): a's tree plus b's new file, a's
+# folder mtimes (ours)
 assert_exit 0 nv_pod "$T/a" sync
 assert_contains "$OUT" "result=uploaded"
+assert_contains "$OUT" "event=sync.merged"
 assert_exit 0 nv_pod "$T/d" restore
-treecmp "$T/a/venv" "$T/d/venv"
+mkdir -p "$T/want"
+cp -a "$T/a/venv" "$T/want/venv"
+cp -p "$T/b/venv/lib/new-file" "$T/want/venv/lib/new-file"
+touch -h -r "$T/a/venv/lib" "$T/want/venv/lib"
+treecmp "$T/want/venv" "$T/d/venv"

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Two pods at once. (1) Both sync the same dataset with different content,
 # several rounds: each sync succeeds, HEAD names a complete snapshot that
-# restores identical to one of the two folders, `netvol verify` is clean.
+# merges both (DESIGN rule 8: each pod's own big file is there as that pod
+# wrote it, every other file is one of the two pods' versions),
+# `netvol verify` is clean.
 # (2) Both copy the same folder onto an empty network volume, several
 # rounds: exactly one copy is visible, identical to one pod's folder (never
 # a mix), the loser discards its copy and no staging folder is left.
@@ -34,12 +36,26 @@ while [ $r -le $rounds ]; do
 	wait $pb || fail "round $r: pod b's sync failed: $(cat "$T/rb")"
 	rm -rf "$T/r"
 	assert_exit 0 nv_pod "$T/r" restore
-	if treecmp_q "$T/a/data" "$T/r/data"; then
-		winner=a
-	else
-		treecmp "$T/b/data" "$T/r/data"
-		winner=b
-	fi
+	python3 - "$T/a/data" "$T/b/data" "$T/r/data" <<'EOF2' || fail "round $r: not a merge of both pods"
+import os, sys
+a, b, r = sys.argv[1:]
+def read(p):
+    if os.path.islink(p):
+        return ("l", os.readlink(p))
+    if os.path.isdir(p):
+        return ("d",)
+    return ("f", open(p, "rb").read()) if os.path.exists(p) else None
+for tag, src in (("a", a), ("b", b)):
+    if read(os.path.join(r, "big-" + tag)) != read(os.path.join(src, "big-" + tag)):
+        sys.exit("big-%s is not pod %s's" % (tag, tag))
+for d, dirs, files in os.walk(r):
+    for n in dirs + files:
+        rel = os.path.relpath(os.path.join(d, n), r)
+        got = read(os.path.join(r, rel))
+        if got not in (read(os.path.join(a, rel)), read(os.path.join(b, rel))):
+            sys.exit("%s is neither pod's version" % rel)
+EOF2
+	winner=merged
 	compared=$((compared + $(du -sb --apparent-size "$T/r/data" | cut -f1)))
 	assert_exit 0 env NETWORK_VOLUME="$T/r" "$NETVOL" verify
 	assert_contains "$OUT" "; 0 problems"

@@ -30,6 +30,7 @@ Test(config, defaults)
 	cr_assert_str_eq(c.datasets[3].path, "ComfyUI/custom_nodes");
 	cr_assert_eq(c.datasets[6].scope, NV_SCOPE_POD);
 	cr_assert_eq(c.nv_timeout_ms, 5000);
+	cr_assert_eq(c.sync_interval_ms, 300000);
 	cr_assert_eq(c.parallel, 16);
 	cr_assert_eq(c.aws.max_attempts, 5);
 	cr_assert_str_eq(c.aws.region, "us-east-1");
@@ -68,6 +69,8 @@ ParameterizedTestParameters(config, bad_values)
 	    {"NETVOL_NV_TIMEOUT", "soon", "NETVOL_NV_TIMEOUT"},
 	    {"NETVOL_NV_TIMEOUT", "0", "NETVOL_NV_TIMEOUT"},
 	    {"NETVOL_DEADLINE", "-5", "NETVOL_DEADLINE"},
+	    {"NETVOL_SYNC_INTERVAL", "500ms", "NETVOL_SYNC_INTERVAL"},
+	    {"NETVOL_SYNC_INTERVAL", "often", "NETVOL_SYNC_INTERVAL"},
 	    {"NETVOL_PARALLEL", "0", "NETVOL_PARALLEL"},
 	    {"NETVOL_PARALLEL", "1000", "NETVOL_PARALLEL"},
 	    {"NETVOL_ZSTD_LEVEL", "x", "NETVOL_ZSTD_LEVEL"},

@@ -350,3 +350,50 @@ Test(snapshot, allocation_failures)
 	nv_buf_release(&b);
 	nv_manifest_release(&m);
 }
+
+/* Body version 1 (0 or 1 parent) unless a merge's two parents: version 2. */
+struct parents_case {
+	bool p1, p2;	 /* set before encoding */
+	bool d1, d2;	 /* decoded */
+	bool same_as_v1; /* encodes exactly as without parent2 */
+};
+
+ParameterizedTestParameters(snapshot, parents)
+{
+	static struct parents_case cases[] = {
+	    {false, false, false, false, true},
+	    {true, false, true, false, true},
+	    {true, true, true, true, false},
+	    {false, true, false, false, true}, /* a second parent needs a first */
+	};
+	return cr_make_param_array(struct parents_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct parents_case *pc, snapshot, parents)
+{
+	struct nv_manifest m, d;
+	struct nv_error e = NV_ERROR_INIT;
+	struct nv_buf a = NV_BUF_INIT(NV_BUF_UNLIMITED), b = NV_BUF_INIT(NV_BUF_UNLIMITED);
+
+	base(&m);
+	add(&m, "f", NV_ENT_FILE, NULL, 5, 0);
+	m.has_parent = pc->p1;
+	memset(m.parent, 0xaa, NV_HASH_LEN);
+	m.has_parent2 = pc->p2;
+	memset(m.parent2, 0xbb, NV_HASH_LEN);
+	cr_assert_eq(roundtrip(&m, &d, &e), NV_OK, "%s", e.msg);
+	cr_assert_eq(d.has_parent, pc->d1);
+	cr_assert_eq(d.has_parent2, pc->d2);
+	if (pc->d1)
+		cr_assert_eq(d.parent[0], 0xaa);
+	if (pc->d2)
+		cr_assert_eq(d.parent2[NV_HASH_LEN - 1], 0xbb);
+	cr_assert_eq(nv_manifest_encode(&m, 3, &a, NULL), NV_OK);
+	m.has_parent2 = false;
+	cr_assert_eq(nv_manifest_encode(&m, 3, &b, NULL), NV_OK);
+	cr_assert_eq(a.len == b.len && !memcmp(a.p, b.p, a.len), pc->same_as_v1);
+	nv_buf_release(&a);
+	nv_buf_release(&b);
+	nv_manifest_release(&m);
+	nv_manifest_release(&d);
+}
