@@ -657,10 +657,11 @@ static int sync_one(struct run *r, size_t i, struct nv_buf *target)
 		nv_log_str(&lr, "dataset", ds->path);
 		nv_log_str(&lr, "to", nvpath.p);
 		nv_log_str(&lr, "result",
-			   r->dry_run	       ? "would_copy"
-			   : crc == NV_OK      ? "copied"
-			   : crc == NV_EEXISTS ? "lost_race_discarded"
-					       : "failed");
+			   r->dry_run		? "would_copy"
+			   : crc == NV_OK	? "copied"
+			   : crc == NV_EEXISTS	? "lost_race_discarded"
+			   : crc == NV_ECHANGED ? "source_changed_discarded"
+						: "failed");
 		if (crc && crc != NV_EEXISTS)
 			nv_log_str(&lr, "error", ce.msg);
 		nv_log_u64(&lr, "bytes", bytes);

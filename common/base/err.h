@@ -37,7 +37,8 @@
 	X(UNSUPPORTED, "unsupported")    \
 	X(NOSPACE, "no space left")      \
 	X(INTERNAL, "internal error")    \
-	X(CANCELLED, "cancelled")
+	X(CANCELLED, "cancelled")        \
+	X(CHANGED, "changed while it was read")
 
 enum nv_code {
 #define NV_X_ENUM(name, msg) NV_E##name,

@@ -397,6 +397,43 @@ static int copy_entries(int srcfd, int dstfd, struct nv_walk *w, int64_t deadlin
 	return rc;
 }
 
+/* Is the tree at srcfd still what walk w saw (every entry's path, type,
+ * size, mode, mtime, and link target)? NV_ECHANGED, naming the first
+ * difference, when not. */
+static int unchanged_since(int srcfd, const char *src, const struct nv_walk *w,
+			   struct nv_error *err)
+{
+	struct nv_walk now;
+	size_t k;
+	int rc;
+
+	nv_walk_init(&now);
+	if ((rc = nv_walk_tree(srcfd, src, &now, err)))
+		goto out;
+	if (now.n != w->n) {
+		rc = nv_error_set(err, NV_ECHANGED,
+				  "'%s' changed while it was copied (%zu entries, now %zu)", src,
+				  w->n, now.n);
+		goto out;
+	}
+	for (k = 0; k < w->n; k++) {
+		const struct nv_walk_entry *a = &w->e[k], *b = &now.e[k];
+
+		if (strcmp(a->path, b->path) || a->mode != b->mode ||
+		    (S_ISREG(a->mode) && a->size != b->size) ||
+		    (!S_ISDIR(a->mode) &&
+		     (a->mtime_sec != b->mtime_sec || a->mtime_nsec != b->mtime_nsec)) ||
+		    (a->link && (!b->link || strcmp(a->link, b->link)))) {
+			rc = nv_error_set(err, NV_ECHANGED, "'%s/%s' changed while it was copied",
+					  src, a->path);
+			goto out;
+		}
+	}
+out:
+	nv_walk_release(&now);
+	return rc;
+}
+
 int nv_volume_copy_tree(const char *src, const char *root, const char *rel, int64_t deadline_ms,
 			int64_t progress_ms, uint64_t *bytes, struct nv_error *err)
 {
@@ -444,6 +481,10 @@ int nv_volume_copy_tree(const char *src, const char *root, const char *rel, int6
 		nv_error_prefix(err, "copy of '%s' to '%s'", src, dst);
 		goto out;
 	}
+	/* published only from a tree that did not change while it was copied
+	 * (issue 15): another pod would link a half-updated folder */
+	if ((rc = unchanged_since(srcfd, src, &w, err)))
+		goto out;
 	if (syncfs(sfd) < 0) {
 		rc = nv_error_sys(err, NV_EIO, errno, "cannot flush the copy of '%s'", src);
 		goto out;
