@@ -716,6 +716,8 @@ int nv_sync_dataset(const struct nv_engine_opts *o, struct nv_sync_result *res,
 	c.o = o;
 	c.rootfd = -1;
 	nv_walk_init(&c.walk);
+	c.walk.exclude = o->ds->exclude; /* not part of the dataset (config.h) */
+	c.walk.nexclude = o->ds->nexclude;
 	nv_blob_map_init(&c.map);
 	nv_blob_map_init(&c.pack_ids);
 	nv_buf_init(&c.pack, NV_PACK_TARGET + ZSTD_COMPRESSBOUND(NV_BLOB_SIZE) + 64);
