@@ -638,12 +638,17 @@ static int each_name(int fd, int (*fn)(const char *name, void *ud), void *ud)
 		return -1;
 	}
 	rewinddir(d);
-	errno = 0;
-	while (!rc && (de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			rc = fn(de->d_name, ud);
-	if (!rc && errno)
-		rc = -1;
+	for (;;) {
+		errno = 0; /* readdir's end and its errors look alike but for errno */
+		if (!(de = readdir(d))) {
+			if (errno)
+				rc = -1;
+			break;
+		}
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    (rc = fn(de->d_name, ud)))
+			break;
+	}
 	closedir(d);
 	return rc;
 }
