@@ -640,8 +640,8 @@ int nv_config_load_from(struct nv_config *cfg, nv_env_fn env, void *ud, struct n
 			nv_error_prefix(err, "NETVOL_DATASETS");
 			goto out;
 		}
-	} else if ((rc = nv_config_parse_datasets(default_datasets, &cfg->datasets,
-						  &cfg->ndatasets, err))) {
+	} else if ((rc = nv_config_parse_datasets(default_datasets, &cfg->datasets, &cfg->ndatasets,
+						  err))) {
 		goto out;
 	}
 

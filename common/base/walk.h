@@ -29,7 +29,7 @@ struct nv_walk_entry {
 struct nv_walk {
 	struct nv_walk_entry *e;
 	size_t n, cap;
-	uint64_t skipped;    /* sockets, FIFOs, devices */
+	uint64_t skipped; /* sockets, FIFOs, devices */
 	/* Set before nv_walk_tree: relative paths left out with everything
 	 * below them (a dataset's excluded paths); counted in excluded. */
 	char *const *exclude;

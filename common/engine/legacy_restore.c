@@ -645,8 +645,8 @@ int nv_legacy_restore(const struct nv_legacy_opts *o, struct nv_legacy_result *r
 		rc = nv_error_sys(err, NV_EIO, errno, "cannot set the mode of '%s'", o->path);
 		goto out;
 	}
-	rc = nv_volume_stage_publish_around(&c.stage, o->path, o->ds->exclude, o->ds->nexclude,
-					    err);
+	rc =
+	    nv_volume_stage_publish_around(&c.stage, o->path, o->ds->exclude, o->ds->nexclude, err);
 	if (rc == NV_EEXISTS) {
 		res->kept_local = true;
 		rc = NV_OK;

@@ -769,7 +769,8 @@ int nv_volume_stage_publish_around(struct nv_volume_stage *st, const char *what,
 	struct stat sb;
 
 	if (n && fstatat(st->parentfd, st->target, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISDIR(sb.st_mode) && nv_volume_only_excluded(st->parentfd, st->target, exclude, n) == 1)
+	    S_ISDIR(sb.st_mode) &&
+	    nv_volume_only_excluded(st->parentfd, st->target, exclude, n) == 1)
 		return publish_around(st, what, err);
 	return nv_volume_stage_publish(st, what, err);
 }

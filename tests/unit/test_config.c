@@ -277,9 +277,9 @@ Test(config, dataset_excludes)
 	struct nv_dataset *d = NULL;
 	size_t n = 0;
 
-	cr_assert_eq(nv_config_parse_datasets("C:pod:exclude=models|a/b,C/custom_nodes", &d, &n,
-					      NULL),
-		     NV_OK);
+	cr_assert_eq(
+	    nv_config_parse_datasets("C:pod:exclude=models|a/b,C/custom_nodes", &d, &n, NULL),
+	    NV_OK);
 	cr_assert(nv_dataset_excludes(&d[0], "models"));
 	cr_assert(nv_dataset_excludes(&d[0], "models/x.safetensors"));
 	cr_assert(nv_dataset_excludes(&d[0], "custom_nodes/n/__init__.py"));

@@ -191,7 +191,8 @@ ParameterizedTest(struct plan_case *c, legacy, plan)
 /* The places to look: deduplicated, in order, pod ones only with a pod. */
 Test(legacy, probes)
 {
-	struct nv_dataset venv = {.path = "venv", .scope = NV_SCOPE_SHARED}, user = {.path = "ComfyUI/user", .scope = NV_SCOPE_POD};
+	struct nv_dataset venv = {.path = "venv", .scope = NV_SCOPE_SHARED},
+			  user = {.path = "ComfyUI/user", .scope = NV_SCOPE_POD};
 	struct nv_legacy_probe *p;
 	size_t n;
 

@@ -167,8 +167,10 @@ Test(volume, publish_around_excluded)
 	cr_assert(mkdirat(st.fd, "a", 0755) == 0);
 	cr_assert_eq(nv_volume_stage_publish_around(&st, "C", ex, 3, &e), NV_EEXISTS);
 	nv_volume_stage_release(&st);
-	snprintf(p, sizeof(p), "cd %s && test \"$(ls -A C | tr '\\n' ' ')\" = 'a custom_nodes models ' "
-		 "&& test \"$(ls -A | tr '\\n' ' ')\" = 'C D E '", dir);
+	snprintf(p, sizeof(p),
+		 "cd %s && test \"$(ls -A C | tr '\\n' ' ')\" = 'a custom_nodes models ' "
+		 "&& test \"$(ls -A | tr '\\n' ' ')\" = 'C D E '",
+		 dir);
 	cr_assert(system(p) == 0, "nothing changed");
 
 	/* without the clash: the new tree, the entries moved back in */
