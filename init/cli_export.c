@@ -13,16 +13,21 @@
 #include "store/store.h"
 
 static const struct option export_opts[] = {
-    {"legacy", no_argument, NULL, 'l'},	 {"user", required_argument, NULL, 'u'},
-    {"dry-run", no_argument, NULL, 'n'}, {"force", no_argument, NULL, 'f'},
-    {"help", no_argument, NULL, 'h'},	 {NULL, 0, NULL, 0},
+    {"legacy", no_argument, NULL, 'l'},
+    {"user", required_argument, NULL, 'u'},
+    {"dry-run", no_argument, NULL, 'n'},
+    {"force", no_argument, NULL, 'f'},
+    {"chunk-size", required_argument, NULL, 'c'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 static void export_usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: netvol export --legacy [--user U] [--dry-run] [--force] [DATASET...]\n\n"
+	    "usage: netvol export --legacy [--user U] [--dry-run] [--force] [--chunk-size BYTES]\n"
+	    "                     [DATASET...]\n\n"
 	    "Write the latest snapshot of each dataset (all the scripts knew, when none is\n"
 	    "named) as the shell scripts' objects below NETVOL_LEGACY_STORE/<user>: venv\n"
 	    "chunks with their checksums, _comfyui.tar.gz, _cache.tar.gz, custom_nodes.tar.gz,\n"
@@ -85,6 +90,14 @@ int nv_cli_export(int argc, char **argv)
 			break;
 		case 'f':
 			o.force = true;
+			break;
+		case 'c':
+			if (nv_str_to_u64((struct nv_str){optarg, strlen(optarg)}, 1, 1ull << 40,
+					  &o.chunk_bytes)) {
+				fprintf(stderr,
+					"netvol export: --chunk-size wants bytes (1 to 2^40)\n");
+				return NV_EXIT_USAGE;
+			}
 			break;
 		case 'h':
 			export_usage(stdout);

@@ -223,6 +223,7 @@ out:
 static int export_venvs(struct ectx *c, struct nv_error *err)
 {
 	struct nv_buf key = NV_BUF_INIT(4096), sums = NV_BUF_INIT(1 << 20);
+	uint64_t limit = c->o->chunk_bytes ? c->o->chunk_bytes : NV_EXPORT_CHUNK;
 	size_t i = 0, j;
 	int rc = NV_OK;
 
@@ -268,7 +269,7 @@ static int export_venvs(struct ectx *c, struct nv_error *err)
 
 				if (f->type != NV_ENT_FILE && f->type != NV_ENT_HARDLINK)
 					continue;
-				if (plain && plain + d->size > NV_EXPORT_CHUNK)
+				if (plain && plain + d->size > limit)
 					break; /* this group is full; one big file may exceed it */
 				if ((rc = put_entry(c, f, f->path + vl + 1, true, err)))
 					goto out;

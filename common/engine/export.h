@@ -36,6 +36,7 @@ struct nv_export_opts {
 	const char *pod_id;	 /* for the pod-scoped ComfyUI; NULL = none */
 	bool force;		 /* overwrite legacy objects that exist */
 	bool dry_run;		 /* build, but store nothing */
+	uint64_t chunk_bytes;	 /* venv chunk group size; 0 = NV_EXPORT_CHUNK */
 };
 
 /* One legacy object: key below the legacy root, its size, and the result:

@@ -97,7 +97,27 @@ assert_exit 0 "$NETVOL" export --legacy --force .comfyui
 assert_contains "$OUT" "key=shared/_comfyui.tar.gz result=written"
 tar -xzOf "$T/legacy/xena/shared/_comfyui.tar.gz" .comfyui/sub/settings.json | grep -q changed ||
 	fail "not overwritten"
+# venv chunks grouped by plain bytes (a file bigger than a group is one
+# group of its own), each listed in the checksums; they restore as one venv
+export NETVOL_LEGACY_STORE="file://$T/legacy2"
+assert_exit 0 "$NETVOL" export --legacy --chunk-size 1000000 venv
+n=$(ls "$T/legacy2/xena/shared/venv_chunks/main" | grep -c '^venv_chunk_[0-9]*\.tar\.gz$')
+[ "$n" -ge 3 ] || fail "want several chunks, got $n: $(ls "$T/legacy2/xena/shared/venv_chunks/main")"
+assert_eq "$(wc -l <"$T/legacy2/xena/shared/venv_chunks/main/venv_chunks.checksums")" "$n" "checksum lines"
+# the big file (9 MB) alone in its chunk
+for c in "$T/legacy2/xena/shared/venv_chunks/main"/venv_chunk_*.tar.gz; do
+	m=$(tar -tzf "$c")
+	case "$m" in *lib/big.so*) assert_eq "$(echo "$m" | grep -c .)" 1 "big.so alone in $c" ;; esac
+done
+export NETVOL_STORE="$(nv_store_url none2)"
+assert_exit 0 nv_pod "$T/c" restore venv
+assert_contains "$OUT" "source=legacy legacy=venv_chunks objects=$((n + 1))"
+assert_eq "$(freg "$T/c/venv")" "$(freg "$a/venv")" "venv files (chunked)"
+same_data "$a/venv" "$T/c/venv"
+export NETVOL_STORE="$(nv_store_url exp)" NETVOL_LEGACY_STORE="file://$T/legacy"
+
 # usage
+assert_exit 2 "$NETVOL" export --legacy --chunk-size 0
 assert_exit 2 "$NETVOL" export
 assert_exit 2 "$NETVOL" export --legacy nope
 assert_exit 2 "$NETVOL" export --legacy --user ../x
