@@ -120,7 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct nv_error e = NV_ERROR_INIT;
 	struct nv_store *store = NULL;
 	struct nv_config cfg;
-	struct nv_dataset ds = {"ds", NV_SCOPE_USER};
+	struct nv_dataset ds = {.path = "ds", .scope = NV_SCOPE_USER};
 	struct nv_engine_opts o;
 	struct nv_restore_result res;
 	const uint8_t *body, *pack;

@@ -30,6 +30,7 @@ int nv_cli_ls(int argc, char **argv);
 int nv_cli_log(int argc, char **argv);
 int nv_cli_verify(int argc, char **argv);
 int nv_cli_gc(int argc, char **argv);
+int nv_cli_export(int argc, char **argv);
 int nv_cli_version(int argc, char **argv);
 int nv_cli_help(int argc, char **argv);
 

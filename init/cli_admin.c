@@ -234,7 +234,7 @@ int nv_cli_log(int argc, char **argv)
 	};
 	struct nv_config cfg;
 	struct nv_store *s = NULL;
-	struct nv_dataset ds = {NULL, NV_SCOPE_SHARED};
+	struct nv_dataset ds = {.path = NULL, .scope = NV_SCOPE_SHARED};
 	struct nv_buf prefix = NV_BUF_INIT(4096);
 	struct nv_error e = NV_ERROR_INIT;
 	struct who w = {NULL, false};

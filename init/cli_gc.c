@@ -139,7 +139,8 @@ int nv_cli_gc(int argc, char **argv)
 	}
 	if (optind < argc) {
 		for (; optind < argc; optind++) {
-			struct nv_dataset ds = {argv[optind], pod ? NV_SCOPE_POD : NV_SCOPE_USER};
+			struct nv_dataset ds = {.path = argv[optind],
+						.scope = pod ? NV_SCOPE_POD : NV_SCOPE_USER};
 			struct nv_buf b = NV_BUF_INIT(4096);
 
 			if (nv_config_check_relpath(ds.path, &e) ||

@@ -17,6 +17,7 @@ static const struct nv_cli_verb verbs[] = {
     {"log", nv_cli_log, "show the snapshot history of a dataset"},
     {"verify", nv_cli_verify, "read every pack and check every hash in the store"},
     {"gc", nv_cli_gc, "drop old snapshots and unreferenced packs from the store"},
+    {"export", nv_cli_export, "write the latest snapshots as the shell scripts' objects"},
     {"install", nv_cli_install, "copy this binary into a folder (for a preStop hook)"},
     {"version", nv_cli_version, "print version, git commit and library versions"},
     {"help", nv_cli_help, "show this help"},

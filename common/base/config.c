@@ -9,15 +9,11 @@
 #include "base/log.h"
 #include "base/mem.h"
 
-static const struct {
-	const char *path;
-	enum nv_scope scope;
-} default_datasets[] = {
-    {"venv", NV_SCOPE_SHARED},	      {".comfyui", NV_SCOPE_SHARED},
-    {".cache", NV_SCOPE_SHARED},      {"ComfyUI/custom_nodes", NV_SCOPE_SHARED},
-    {"ComfyUI/user", NV_SCOPE_POD},   {"ComfyUI/input", NV_SCOPE_POD},
-    {"ComfyUI/output", NV_SCOPE_POD},
-};
+/* The shell scripts' scope (LEGACY.md): the shared folders, and the pod's
+ * whole ComfyUI tree but models, custom_nodes (its own dataset, nested) and
+ * .browser-session. */
+static const char default_datasets[] =
+    "venv,.comfyui,.cache,ComfyUI:pod:exclude=models|.browser-session,ComfyUI/custom_nodes";
 
 const char *nv_scope_name(enum nv_scope s)
 {
@@ -111,12 +107,16 @@ int nv_config_check_relpath(const char *path, struct nv_error *err)
 
 void nv_config_free_datasets(struct nv_dataset *d, size_t n)
 {
-	size_t i;
+	size_t i, j;
 
 	if (!d)
 		return;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		nv_free(d[i].path);
+		for (j = 0; j < d[i].nexclude; j++)
+			nv_free(d[i].exclude[j]);
+		nv_free(d[i].exclude);
+	}
 	nv_free(d);
 }
 
@@ -125,6 +125,162 @@ static bool is_inside(const char *a, const char *b)
 	size_t n = strlen(b);
 
 	return !strncmp(a, b, n) && (a[n] == '/' || a[n] == '\0');
+}
+
+bool nv_dataset_excludes(const struct nv_dataset *ds, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < ds->nexclude; i++)
+		if (is_inside(path, ds->exclude[i]))
+			return true;
+	return false;
+}
+
+static int add_exclude(struct nv_dataset *d, const char *p, size_t len, struct nv_error *err)
+{
+	char *x = nv_strndup(p, len);
+	void *n;
+
+	if (!x)
+		return nv_error_set(err, NV_ENOMEM, "out of memory");
+	n = nv_realloc(d->exclude, (d->nexclude + 1) * sizeof(*d->exclude));
+	if (!n) {
+		nv_free(x);
+		return nv_error_set(err, NV_ENOMEM, "out of memory");
+	}
+	d->exclude = n;
+	d->exclude[d->nexclude++] = x;
+	return NV_OK;
+}
+
+/* "models|.browser-session" (after "exclude=") into d's list. */
+static int parse_excludes(struct nv_dataset *d, struct nv_str v, struct nv_error *err)
+{
+	const char *p = v.p, *end = v.p + v.len;
+	size_t i;
+	int rc;
+
+	if (!v.len)
+		return nv_error_set(err, NV_ECONFIG, "exclude= lists no path");
+	while (p <= end) {
+		const char *bar = memchr(p, '|', (size_t)(end - p));
+		size_t n = bar ? (size_t)(bar - p) : (size_t)(end - p);
+
+		struct nv_error pe = NV_ERROR_INIT;
+
+		if ((rc = add_exclude(d, p, n, err)))
+			return rc;
+		if (nv_config_check_relpath(d->exclude[d->nexclude - 1], &pe))
+			return nv_error_set(err, NV_ECONFIG, "excluded path '%.*s': %s", (int)n, p,
+					    pe.msg);
+		for (i = 0; i + 1 < d->nexclude; i++)
+			if (is_inside(d->exclude[d->nexclude - 1], d->exclude[i]) ||
+			    is_inside(d->exclude[i], d->exclude[d->nexclude - 1]))
+				return nv_error_set(err, NV_ECONFIG,
+						    "excluded paths '%s' and '%s' overlap",
+						    d->exclude[i], d->exclude[d->nexclude - 1]);
+		if (!bar)
+			break;
+		p = bar + 1;
+	}
+	d->nexclude_given = d->nexclude;
+	return NV_OK;
+}
+
+/* One entry "path[:scope][:exclude=...]" (trimmed, not empty) into d. */
+static int parse_entry(struct nv_dataset *d, const char *a, const char *b, struct nv_error *err)
+{
+	const char *colon = memchr(a, ':', (size_t)(b - a));
+	const char *f = colon ? colon + 1 : b;
+	bool has_scope = false, has_exclude = false;
+	int rc;
+
+	d->scope = NV_SCOPE_SHARED;
+	d->path = nv_strndup(a, (size_t)((colon ? colon : b) - a));
+	if (!d->path)
+		return nv_error_set(err, NV_ENOMEM, "out of memory");
+	if (nv_config_check_relpath(d->path, err))
+		return err ? (err->code = NV_ECONFIG) : NV_ECONFIG;
+	while (colon && f <= b) {
+		const char *next = memchr(f, ':', (size_t)(b - f));
+		struct nv_str o = {f, (size_t)((next ? next : b) - f)};
+
+		if (nv_str_eq(o, "shared") || nv_str_eq(o, "user") || nv_str_eq(o, "pod")) {
+			if (has_scope)
+				return nv_error_set(err, NV_ECONFIG, "the scope is given twice");
+			has_scope = true;
+			d->scope = nv_str_eq(o, "shared") ? NV_SCOPE_SHARED
+				   : nv_str_eq(o, "user") ? NV_SCOPE_USER
+							  : NV_SCOPE_POD;
+		} else if (o.len >= 8 && !memcmp(o.p, "exclude=", 8)) {
+			if (has_exclude)
+				return nv_error_set(err, NV_ECONFIG, "exclude= is given twice");
+			has_exclude = true;
+			if ((rc = parse_excludes(d, (struct nv_str){o.p + 8, o.len - 8}, err)))
+				return rc;
+		} else {
+			return nv_error_set(err, NV_ECONFIG,
+					    "unknown option '%.*s' (want a scope: shared, user or "
+					    "pod, or exclude=path|path...)",
+					    (int)o.len, o.p);
+		}
+		if (!next)
+			break;
+		f = next + 1;
+	}
+	return NV_OK;
+}
+
+static size_t depth_in(const struct nv_dataset *list, size_t n, const char *path)
+{
+	size_t i, d = 0;
+
+	for (i = 0; i < n; i++)
+		d += strcmp(list[i].path, path) && is_inside(path, list[i].path);
+	return d;
+}
+
+/* Every dataset after the ones it is nested in (stable), each parent
+ * excluding the datasets inside it. */
+static int nest(struct nv_dataset *list, size_t n, struct nv_error *err)
+{
+	size_t i, j, placed = 0, d;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++) {
+			const char *rel;
+
+			if (i == j || !is_inside(list[j].path, list[i].path))
+				continue;
+			if (list[i].scope == NV_SCOPE_SHARED)
+				return nv_error_set(err, NV_ECONFIG,
+						    "dataset '%s' is inside '%s', which is shared "
+						    "(linked whole from the network volume): make "
+						    "'%s' user or pod",
+						    list[j].path, list[i].path, list[i].path);
+			rel = list[j].path + strlen(list[i].path) + 1;
+			if (nv_dataset_excludes(&list[i], rel))
+				continue;
+			if ((rc = add_exclude(&list[i], rel, strlen(rel), err)))
+				return rc;
+		}
+	/* a stable selection by nesting depth */
+	for (d = 0; placed < n; d++)
+		for (i = placed; i < n; i++) {
+			if (depth_in(list, n, list[i].path) != d)
+				continue;
+			if (i != placed) {
+				struct nv_dataset t = list[i];
+
+				memmove(&list[placed + 1], &list[placed],
+					(i - placed) * sizeof(*list));
+				list[placed] = t;
+			}
+			placed++;
+		}
+	return NV_OK;
 }
 
 int nv_config_parse_datasets(const char *s, struct nv_dataset **out, size_t *n,
@@ -137,9 +293,7 @@ int nv_config_parse_datasets(const char *s, struct nv_dataset **out, size_t *n,
 
 	while (*p) {
 		const char *end = p + strcspn(p, ",\n");
-		const char *a = p, *b = end, *colon;
-		enum nv_scope scope = NV_SCOPE_SHARED;
-		char *path;
+		const char *a = p, *b = end;
 
 		while (a < b && (*a == ' ' || *a == '\t' || *a == '\r'))
 			a++;
@@ -148,61 +302,29 @@ int nv_config_parse_datasets(const char *s, struct nv_dataset **out, size_t *n,
 		p = *end ? end + 1 : end;
 		if (a == b)
 			continue;
-		colon = memchr(a, ':', (size_t)(b - a));
-		if (colon) {
-			struct nv_str sc = {colon + 1, (size_t)(b - colon - 1)};
-
-			if (nv_str_eq(sc, "shared"))
-				scope = NV_SCOPE_SHARED;
-			else if (nv_str_eq(sc, "user"))
-				scope = NV_SCOPE_USER;
-			else if (nv_str_eq(sc, "pod"))
-				scope = NV_SCOPE_POD;
-			else {
-				rc = nv_error_set(err, NV_ECONFIG,
-						  "unknown scope '%.*s' (want shared, user or pod)",
-						  (int)sc.len, sc.p);
-				goto out;
-			}
-			b = colon;
-		}
-		path = nv_strndup(a, (size_t)(b - a));
-		if (!path) {
-			rc = nv_error_set(err, NV_ENOMEM, "out of memory");
-			goto out;
-		}
 		if (NV_GROW(list, count, cap, 8)) {
-			nv_free(path);
 			rc = nv_error_set(err, NV_ENOMEM, "out of memory");
 			goto out;
 		}
-		list[count].path = path;
-		list[count].scope = scope;
+		memset(&list[count], 0, sizeof(list[count]));
 		count++;
-		rc = nv_config_check_relpath(path, err);
-		if (rc) {
-			rc = NV_ECONFIG;
-			if (err)
-				err->code = NV_ECONFIG;
+		if ((rc = parse_entry(&list[count - 1], a, b, err))) {
+			nv_error_prefix(err, "entry '%.*s'", (int)(b - a), a);
 			goto out;
 		}
-		for (i = 0; i + 1 < count; i++) {
-			if (!strcmp(list[i].path, path)) {
+		for (i = 0; i + 1 < count; i++)
+			if (!strcmp(list[i].path, list[count - 1].path)) {
 				rc = nv_error_set(err, NV_ECONFIG, "dataset '%s' is listed twice",
-						  path);
+						  list[i].path);
 				goto out;
 			}
-			if (is_inside(path, list[i].path) || is_inside(list[i].path, path)) {
-				rc = nv_error_set(err, NV_ECONFIG, "datasets '%s' and '%s' overlap",
-						  list[i].path, path);
-				goto out;
-			}
-		}
 	}
 	if (count == 0) {
 		rc = nv_error_set(err, NV_ECONFIG, "no dataset listed");
 		goto out;
 	}
+	if ((rc = nest(list, count, err)))
+		goto out;
 	*out = list;
 	*n = count;
 	list = NULL;
@@ -518,23 +640,9 @@ int nv_config_load_from(struct nv_config *cfg, nv_env_fn env, void *ud, struct n
 			nv_error_prefix(err, "NETVOL_DATASETS");
 			goto out;
 		}
-	} else {
-		size_t i, n = sizeof(default_datasets) / sizeof(default_datasets[0]);
-
-		cfg->datasets = nv_calloc(n, sizeof(*cfg->datasets));
-		if (!cfg->datasets) {
-			rc = nv_error_set(err, NV_ENOMEM, "out of memory");
-			goto out;
-		}
-		for (i = 0; i < n; i++) {
-			cfg->datasets[i].path = nv_strdup(default_datasets[i].path);
-			cfg->datasets[i].scope = default_datasets[i].scope;
-			cfg->ndatasets = i + 1;
-			if (!cfg->datasets[i].path) {
-				rc = nv_error_set(err, NV_ENOMEM, "out of memory");
-				goto out;
-			}
-		}
+	} else if ((rc = nv_config_parse_datasets(default_datasets, &cfg->datasets, &cfg->ndatasets,
+						  err))) {
+		goto out;
 	}
 
 	if ((rc = duration_var(&l, "NETVOL_NV_TIMEOUT", 5000, 1, &cfg->nv_timeout_ms)) ||

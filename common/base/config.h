@@ -23,6 +23,13 @@ enum nv_scope {
 struct nv_dataset {
 	char *path; /* relative to NETWORK_VOLUME, e.g. "ComfyUI/custom_nodes" */
 	enum nv_scope scope;
+	/* Paths relative to the dataset that are not part of it: the ones the
+	 * entry names (exclude=...), then the datasets nested in it, added by
+	 * nv_config_parse_datasets. Sync does not walk them; restore keeps
+	 * what is there (docs/CONFIG.md). */
+	char **exclude;
+	size_t nexclude;
+	size_t nexclude_given; /* the first ones, named by the entry */
 };
 
 enum nv_s3_addressing { NV_S3_AUTO, NV_S3_PATH, NV_S3_VIRTUAL };
@@ -106,13 +113,19 @@ int nv_config_require_store(const struct nv_config *cfg, struct nv_error *err);
 int nv_config_parse_duration_ms(const char *s, int64_t *out_ms);
 
 /* Parse a NETVOL_DATASETS value: entries separated by ',' or newlines,
- * each "path" or "path:scope" with scope shared|user|pod (default shared).
- * Paths are relative, without '.', '..' or empty components, no duplicates,
- * no dataset inside another. */
+ * each "path[:scope][:exclude=p1|p2...]" with scope shared|user|pod
+ * (default shared). Paths (and excluded paths, relative to their dataset)
+ * are relative, without '.', '..' or empty components, no duplicates. A
+ * dataset may sit inside another one (not a shared one: that is linked
+ * whole); the parent then excludes it, and the list is ordered parents
+ * first (otherwise as given). Errors name the entry. */
 int nv_config_parse_datasets(const char *s, struct nv_dataset **out, size_t *n,
 			     struct nv_error *err);
 void nv_config_free_datasets(struct nv_dataset *d, size_t n);
 const char *nv_scope_name(enum nv_scope s);
+
+/* Is path (relative to ds) excluded from ds: an excluded path or below one? */
+bool nv_dataset_excludes(const struct nv_dataset *ds, const char *path);
 
 /* Validate a relative dataset path (shared with the CLI). */
 int nv_config_check_relpath(const char *path, struct nv_error *err);

@@ -34,13 +34,15 @@ struct task {
 	struct nv_walk_entry *e; /* children, sorted by name */
 	struct task **kid;	 /* kid[i]: task of e[i] when it is a directory */
 	size_t n, cap;
-	uint64_t skipped, files, dirs, symlinks, file_bytes;
+	uint64_t skipped, excluded, files, dirs, symlinks, file_bytes;
 	struct task *next; /* on the stack of pending tasks */
 };
 
 struct shared {
 	int rootfd;
 	const char *what;
+	char *const *exclude; /* from the nv_walk */
+	size_t nexclude;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct task *stack;
@@ -165,6 +167,16 @@ static void log_skip(const char *what, const char *path)
 	nv_log_end(&r);
 }
 
+static bool excluded(const struct shared *sh, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < sh->nexclude; i++)
+		if (!strcmp(path, sh->exclude[i]))
+			return true;
+	return false;
+}
+
 /* Read the directory of t; its subdirectories go on *kids. */
 static int scan(struct worker *wk, struct task *t, struct task **kids, struct nv_error *err)
 {
@@ -208,6 +220,10 @@ static int scan(struct worker *wk, struct task *t, struct task **kids, struct nv
 		if ((base && (rc = nv_buf_addch(&path, '/', err))) ||
 		    (rc = nv_buf_addstr(&path, names[i], err)))
 			break;
+		if (excluded(sh, path.p)) {
+			t->excluded++;
+			continue; /* not part of the dataset, nor what is below it */
+		}
 		if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno == ENOENT)
 				continue; /* removed while we walk */
@@ -326,6 +342,7 @@ static void flatten(struct nv_walk *w, const struct task *t)
 	size_t i;
 
 	w->skipped += t->skipped;
+	w->excluded += t->excluded;
 	w->files += t->files;
 	w->dirs += t->dirs;
 	w->symlinks += t->symlinks;
@@ -367,6 +384,8 @@ int nv_walk_tree(int rootfd, const char *what, struct nv_walk *w, struct nv_erro
 	memset(&sh, 0, sizeof(sh));
 	sh.rootfd = rootfd;
 	sh.what = what;
+	sh.exclude = w->exclude;
+	sh.nexclude = w->nexclude;
 	pthread_mutex_init(&sh.lock, NULL);
 	pthread_cond_init(&sh.cond, NULL);
 	for (i = 0; i < nth; i++) {

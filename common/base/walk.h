@@ -29,7 +29,12 @@ struct nv_walk_entry {
 struct nv_walk {
 	struct nv_walk_entry *e;
 	size_t n, cap;
-	uint64_t skipped;    /* sockets, FIFOs, devices */
+	uint64_t skipped; /* sockets, FIFOs, devices */
+	/* Set before nv_walk_tree: relative paths left out with everything
+	 * below them (a dataset's excluded paths); counted in excluded. */
+	char *const *exclude;
+	size_t nexclude;
+	uint64_t excluded;
 	uint64_t file_bytes; /* sum of regular file sizes */
 	uint64_t files, dirs, symlinks;
 	struct nv_mem_pool strings; /* entries' path and link */

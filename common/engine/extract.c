@@ -287,7 +287,7 @@ static int fail(struct xctx *x, struct nv_error *err, enum nv_code code, const c
 static int map_path(struct xctx *x, const char *raw, struct nv_error *err)
 {
 	struct nv_error e = NV_ERROR_INIT;
-	size_t sl = strlen(x->map->strip);
+	size_t sl = strlen(x->map->strip), i;
 
 	if (nv_extract_norm_path(raw, &x->member, &e))
 		return fail(x, err, e.code, raw, e.msg);
@@ -317,6 +317,13 @@ static int map_path(struct xctx *x, const char *raw, struct nv_error *err)
 	if (nv_buf_addstr(&x->rel, x->dest.p, NULL) ||
 	    nv_buf_addstr(&x->rel, x->member.p + sl, NULL) || x->rel.len >= PATH_CAP)
 		return fail(x, err, NV_EUNSAFE, raw, "path too long");
+	for (i = 0; i < x->map->ds_nexclude; i++) {
+		size_t el = strlen(x->map->ds_exclude[i]);
+
+		if (!strncmp(x->rel.p, x->map->ds_exclude[i], el) &&
+		    (x->rel.p[el] == '\0' || x->rel.p[el] == '/'))
+			return 1; /* not the dataset's: a nested one, models... */
+	}
 	return NV_OK;
 }
 

@@ -78,6 +78,10 @@ struct nv_extract_map {
 	/* members (after strip) below this folder ("aws/") are not written but
 	 * counted in excluded; NULL = none */
 	const char *exclude;
+	/* paths of the dataset (below the staging folder, after dest) that it
+	 * excludes (config.h): members there and below are skipped */
+	char *const *ds_exclude;
+	size_t ds_nexclude;
 };
 
 struct nv_extract_stats {

@@ -410,6 +410,28 @@ out:
 	return rc;
 }
 
+/* Loose objects at a path the dataset excludes (a nested dataset, models)
+ * are not its data. (Archive members are filtered while extracting.) */
+static void drop_excluded(const struct nv_dataset *ds, struct nv_legacy_plan *p)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < p->nobjs; i++) {
+		struct nv_legacy_obj *o = &p->objs[i];
+
+		if (o->kind == NV_LEGACY_FILE && nv_dataset_excludes(ds, o->dest)) {
+			p->bytes -= o->size;
+			nv_free(o->key);
+			nv_free(o->strip);
+			nv_free(o->dest);
+			nv_free(o->venv);
+			continue;
+		}
+		p->objs[k++] = *o;
+	}
+	p->nobjs = k;
+}
+
 int nv_legacy_plan(const struct nv_dataset *ds, const char *pod_id,
 		   const struct nv_legacy_key *keys, size_t nkeys, struct nv_legacy_plan *p,
 		   struct nv_error *err)
@@ -425,6 +447,7 @@ int nv_legacy_plan(const struct nv_dataset *ds, const char *pod_id,
 			nv_legacy_plan_release(p);
 			return rc;
 		}
+		drop_excluded(ds, p);
 		if (p->nobjs) {
 			p->source = sources[i].name;
 			return NV_OK;

@@ -19,9 +19,11 @@
  *   ComfyUI/custom_nodes
  *                 ComfyUI/shared/custom_nodes.tar.gz > shared/custom_nodes.tar.gz
  *                 > loose ComfyUI/shared/custom_nodes/ > ComfyUI/shared/custom_nodes.zip
- *   pod-scoped ComfyUI/<x>
+ *   pod-scoped ComfyUI (whole) or ComfyUI/<x>
  *                 <POD_ID>/comfyui_pod_specific_data.tar.gz (members ./<x>/...)
  *                 > loose <POD_ID>/ComfyUI/<x>/
+ *                 (members and loose objects at the dataset's excluded
+ *                 paths, config.h, are left out)
  *   other pod-scoped <d>
  *                 <POD_ID>/other_pod_specific_data.tar.gz (members ./<d>/...)
  *

@@ -341,6 +341,8 @@ static int do_obj(struct lctx *c, const struct nv_legacy_obj *obj, struct nv_err
 		    .ud = &j,
 		    .sum = obj->has_sum ? obj->sum : NULL,
 		    .exclude = obj->exclude,
+		    .ds_exclude = c->o->ds->exclude,
+		    .ds_nexclude = c->o->ds->nexclude,
 		};
 
 		nv_extract_store_src_init(&src, c->o->store, obj->key, obj->size);
@@ -612,7 +614,8 @@ int nv_legacy_restore(const struct nv_legacy_opts *o, struct nv_legacy_result *r
 	pthread_mutex_init(&c.lock, NULL);
 
 	if (lstat(o->path, &sb) == 0 && S_ISDIR(sb.st_mode) &&
-	    nv_fs_is_empty_dir_at(AT_FDCWD, o->path) == 0) {
+	    nv_fs_is_empty_dir_at(AT_FDCWD, o->path) == 0 &&
+	    nv_volume_only_excluded(AT_FDCWD, o->path, o->ds->exclude, o->ds->nexclude) != 1) {
 		res->kept_local = true;
 		rc = NV_OK;
 		goto out;
@@ -642,7 +645,8 @@ int nv_legacy_restore(const struct nv_legacy_opts *o, struct nv_legacy_result *r
 		rc = nv_error_sys(err, NV_EIO, errno, "cannot set the mode of '%s'", o->path);
 		goto out;
 	}
-	rc = nv_volume_stage_publish(&c.stage, o->path, err);
+	rc =
+	    nv_volume_stage_publish_around(&c.stage, o->path, o->ds->exclude, o->ds->nexclude, err);
 	if (rc == NV_EEXISTS) {
 		res->kept_local = true;
 		rc = NV_OK;

@@ -680,7 +680,10 @@ int nv_restore_dataset(const struct nv_engine_opts *o, struct nv_restore_result 
 			rc = nv_error_sys(err, NV_EIO, errno, "cannot read '%s'", o->path);
 			goto out;
 		}
-		if (!empty) {
+		/* what the dataset excludes (nested datasets...) is not its data:
+		 * kept, and the restored tree renamed in around it */
+		if (!empty && nv_volume_only_excluded(AT_FDCWD, o->path, o->ds->exclude,
+						      o->ds->nexclude) != 1) {
 			res->kept_local = true;
 			log_kept(o, "the folder already holds data; it is kept as it is");
 			goto out;
@@ -748,7 +751,7 @@ int nv_restore_dataset(const struct nv_engine_opts *o, struct nv_restore_result 
 	refresh_stat_cache(c.stagefd, &m, c.st);
 
 	/* one rename makes it visible; a symlink there is swapped out */
-	rc = nv_volume_stage_publish(&stage, o->path, err);
+	rc = nv_volume_stage_publish_around(&stage, o->path, o->ds->exclude, o->ds->nexclude, err);
 	if (rc == NV_EEXISTS) {
 		res->kept_local = true;
 		log_kept(o, "data appeared in the folder during the restore; it is kept");

@@ -745,6 +745,8 @@ void nv_sync_init(struct nv_sync *c, const struct nv_engine_opts *o, struct nv_s
 	nv_buf_init(&c->obj, NV_MANIFEST_MAX);
 	nv_buf_init(&c->lock, 4096);
 	nv_walk_init(&c->walk);
+	c->walk.exclude = o->ds->exclude; /* not part of the dataset (config.h) */
+	c->walk.nexclude = o->ds->nexclude;
 	nv_blob_map_init(&c->map);
 	nv_blob_map_init(&c->pack_ids);
 	nv_buf_init(&c->pack, NV_PACK_TARGET + ZSTD_COMPRESSBOUND(NV_BLOB_SIZE) + 64);

@@ -653,6 +653,169 @@ int nv_volume_stage_publish(struct nv_volume_stage *st, const char *what, struct
 	return NV_OK;
 }
 
+static bool kept_name(const char *name, char *const *exclude, size_t n)
+{
+	size_t i, nl = strlen(name);
+
+	for (i = 0; i < n; i++)
+		if (!strncmp(exclude[i], name, nl) &&
+		    (exclude[i][nl] == '\0' || exclude[i][nl] == '/'))
+			return true;
+	return false;
+}
+
+/* Call fn for each entry of the folder open at fd (not consumed); stops at
+ * the first nonzero return. -1 with errno when the folder cannot be read. */
+static int each_name(int fd, int (*fn)(const char *name, void *ud), void *ud)
+{
+	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0), rc = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if (dfd < 0)
+		return -1;
+	if (!(d = fdopendir(dfd))) {
+		close(dfd);
+		return -1;
+	}
+	rewinddir(d);
+	for (;;) {
+		errno = 0; /* readdir's end and its errors look alike but for errno */
+		if (!(de = readdir(d))) {
+			if (errno)
+				rc = -1;
+			break;
+		}
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    (rc = fn(de->d_name, ud)))
+			break;
+	}
+	closedir(d);
+	return rc;
+}
+
+struct only_ctx {
+	char *const *exclude;
+	size_t n, seen;
+};
+
+static int only_cb(const char *name, void *ud)
+{
+	struct only_ctx *o = ud;
+
+	o->seen++;
+	return kept_name(name, o->exclude, o->n) ? 0 : 1;
+}
+
+int nv_volume_only_excluded(int dirfd, const char *path, char *const *exclude, size_t n)
+{
+	struct only_ctx o = {exclude, n, 0};
+	int fd, rc;
+
+	if (!n)
+		return 0;
+	fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	rc = each_name(fd, only_cb, &o);
+	close(fd);
+	if (rc < 0)
+		return -1;
+	return rc == 0 && o.seen > 0;
+}
+
+struct move_ctx {
+	int from, to;
+	int stagefd; /* names that are there too: a conflict (-1: not checked) */
+};
+
+static int clash_cb(const char *name, void *ud)
+{
+	struct move_ctx *m = ud;
+	struct stat sb;
+
+	if (fstatat(m->stagefd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : -1;
+}
+
+static int move_cb(const char *name, void *ud)
+{
+	struct move_ctx *m = ud;
+
+	return renameat2(m->from, name, m->to, name, RENAME_NOREPLACE) < 0 ? -1 : 0;
+}
+
+/* The target holds only excluded entries (the datasets nested in it, a
+ * models folder...): set it aside, rename the stage in, move the entries
+ * back. Each step is a rename; nothing is copied or removed but the empty
+ * aside folder. A failure half-way leaves the entries in the aside folder
+ * (".netvol-keep.<name>.<random>", never cleaned automatically) and says so. */
+static int publish_around(struct nv_volume_stage *st, const char *what, struct nv_error *err)
+{
+	struct move_ctx m = {-1, -1, st->fd};
+	char aside[sizeof(st->name) + 16];
+	const char *sfx = strrchr(st->name, '.');
+	int tfd = -1, rc = NV_OK, r;
+
+	tfd = openat(st->parentfd, st->target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (tfd < 0)
+		return nv_error_sys(err, NV_EIO, errno, "cannot open '%s'", what);
+	/* the new tree must not hold any of them: nothing is merged */
+	r = each_name(tfd, clash_cb, &m);
+	close(tfd);
+	if (r > 0)
+		return nv_error_set(err, NV_EEXISTS,
+				    "'%s' holds data that the restored tree has too", what);
+	if (r < 0)
+		return nv_error_sys(err, NV_EIO, errno, "cannot read '%s'", what);
+	if ((size_t)snprintf(aside, sizeof(aside), ".netvol-keep.%s%s", st->target,
+			     sfx ? sfx : "") >= sizeof(aside))
+		return nv_error_set(err, NV_EINVALID, "name too long: '%s'", what);
+	if (renameat2(st->parentfd, st->target, st->parentfd, aside, RENAME_NOREPLACE) < 0)
+		return nv_error_sys(err, NV_EIO, errno, "cannot move '%s' aside", what);
+	if (renameat2(st->parentfd, st->name, st->parentfd, st->target, RENAME_NOREPLACE) < 0) {
+		int e = errno;
+
+		if (renameat2(st->parentfd, aside, st->parentfd, st->target, RENAME_NOREPLACE) < 0)
+			return nv_error_sys(err, NV_EIO, errno,
+					    "cannot move '%s' back into place: its entries are "
+					    "in '%s' next to it",
+					    what, aside);
+		if (e == EEXIST || e == ENOTEMPTY)
+			return nv_error_set(err, NV_EEXISTS, "'%s' holds data", what);
+		return nv_error_sys(err, NV_EIO, e, "cannot move '%s' into place", what);
+	}
+	st->live = false;
+	m.from = openat(st->parentfd, aside, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	m.to = openat(st->parentfd, st->target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (m.from < 0 || m.to < 0 || each_name(m.from, move_cb, &m) ||
+	    unlinkat(st->parentfd, aside, AT_REMOVEDIR) < 0) {
+		rc = nv_error_sys(err, NV_EIO, errno,
+				  "'%s' was restored, but what it held before could not all be "
+				  "moved back: the rest is in '%s' next to it",
+				  what, aside);
+	} else {
+		nv_fs_fsync_dir(m.to, NULL);
+	}
+	nv_fs_close(&m.from);
+	nv_fs_close(&m.to);
+	nv_fs_fsync_dir(st->parentfd, NULL);
+	return rc;
+}
+
+int nv_volume_stage_publish_around(struct nv_volume_stage *st, const char *what,
+				   char *const *exclude, size_t n, struct nv_error *err)
+{
+	struct stat sb;
+
+	if (n && fstatat(st->parentfd, st->target, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(sb.st_mode) &&
+	    nv_volume_only_excluded(st->parentfd, st->target, exclude, n) == 1)
+		return publish_around(st, what, err);
+	return nv_volume_stage_publish(st, what, err);
+}
+
 void nv_volume_stage_release(struct nv_volume_stage *st)
 {
 	struct nv_error e = NV_ERROR_INIT;

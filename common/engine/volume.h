@@ -84,4 +84,20 @@ int nv_volume_stage_begin(const char *root, const char *rel, int64_t min_age_s,
 int nv_volume_stage_publish(struct nv_volume_stage *st, const char *what, struct nv_error *err);
 void nv_volume_stage_release(struct nv_volume_stage *st);
 
+/* A dataset's target that holds only what the dataset excludes (config.h:
+ * the datasets nested in it, excluded paths) counts as empty for a
+ * restore. nv_volume_only_excluded: 1 when the folder dirfd/path is not
+ * empty and each of its entries is an excluded path or on the way to one
+ * (the first component of one), 0 if not, -1 with errno when it cannot be
+ * read. nv_volume_stage_publish_around publishes like
+ * nv_volume_stage_publish, and into such a folder as well: the folder is
+ * renamed aside, the stage renamed in, and its entries renamed back into
+ * it (never copied, never overwritten: NV_EEXISTS, nothing changed, when
+ * the staged tree has one of their names). If a step after the stage is in
+ * fails, the entries left are in ".netvol-keep.<name>.<random>" next to
+ * the target, and the error names it. */
+int nv_volume_only_excluded(int dirfd, const char *path, char *const *exclude, size_t n);
+int nv_volume_stage_publish_around(struct nv_volume_stage *st, const char *what,
+				   char *const *exclude, size_t n, struct nv_error *err);
+
 #endif

@@ -176,7 +176,7 @@ static long config_torture(long *failures)
 int main(int argc, char **argv)
 {
 	struct nv_config cfg;
-	struct nv_dataset ds = {"ds", NV_SCOPE_USER};
+	struct nv_dataset ds = {.path = "ds", .scope = NV_SCOPE_USER};
 	struct nv_store *store = NULL;
 	struct nv_error e = NV_ERROR_INIT;
 	char storep[1200], src[1200], target[1200], cache[1200], big[300000];
@@ -312,7 +312,7 @@ int main(int argc, char **argv)
 
 	/* legacy restore: .comfyui from shared/_comfyui.tar.gz */
 	{
-		struct nv_dataset lds = {".comfyui", NV_SCOPE_SHARED};
+		struct nv_dataset lds = {.path = ".comfyui", .scope = NV_SCOPE_SHARED};
 		char cmd[4000], lroot[1200], lsrc[1200];
 
 		make_dir("lsrc");

@@ -103,9 +103,12 @@ nv_legacy_store() {
 		echo "file://$T/legacy-$1/store"
 	fi
 }
-# legacy_check USER DATASET DIR: DIR is the tree gen.py expects
+# legacy_check USER DATASET DIR [SKIP...]: DIR is the tree gen.py expects
+# (paths below a SKIP, relative to DIR, not looked at: nested datasets)
 legacy_check() {
+	_u=$1 _d=$2 _dir=$3
+	shift 3
 	python3 "$(dirname "$0")/../legacy/check.py" \
-		"$T/legacy-good/expected/$1/$(echo "$2" | sed 's,/,__,g').json" "$3" ||
-		fail "$3 is not the legacy data of $1 ($2)"
+		"$T/legacy-good/expected/$_u/$(echo "$_d" | sed 's,/,__,g').json" "$_dir" "$@" ||
+		fail "$_dir is not the legacy data of $_u ($_d)"
 }

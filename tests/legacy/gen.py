@@ -274,9 +274,17 @@ def good(out):
     put(store, u, "shared/custom_nodes.tar.gz", tar_bytes(prefixed("custom_nodes/", nodes_tree("older"))))
     expect(out, u, "ComfyUI/custom_nodes", n)
     p = pod_tree(u)
-    put(store, u, "pod-a1/comfyui_pod_specific_data.tar.gz", tar_bytes(prefixed("", p), dotslash=True))
+    # what the scripts left out of it may still be there (an older
+    # generation): the ComfyUI dataset excludes it
+    stray = Tree()
+    stray.f("models/checkpoints/stray.safetensors", blob(500))
+    stray.f("custom_nodes/stray-node/__init__.py", b"# not this dataset's\n")
+    stray.f(".browser-session/cookies", b"secret")
+    put(store, u, "pod-a1/comfyui_pod_specific_data.tar.gz",
+        tar_bytes(prefixed("", p) + prefixed("", stray), dotslash=True))
     for sub in ("user", "input", "output"):
         expect(out, u, "ComfyUI/" + sub, p.sub(sub))
+    expect(out, u, "ComfyUI", p)
     o = Tree()
     o.f("extra/notes.txt", b"notes\n")
     o.f("workspace-tools/t.sh", b"#!/bin/sh\n", 0o755)
@@ -331,6 +339,10 @@ def good(out):
             put(store, u, "pod-c1/ComfyUI/" + pth, e[1])
     for sub in ("user", "input", "output"):
         expect(out, u, "ComfyUI/" + sub, loose(p.sub(sub)))
+    put(store, u, "pod-c1/ComfyUI/models/loras/stray.safetensors", blob(300))
+    kept = Tree()
+    kept.e = {k: v for k, v in p.e.items() if k.split("/")[0] in ("user", "input", "output")}
+    expect(out, u, "ComfyUI", loose(kept))
 
     for u, t in older_single_venv(store):
         expect(out, u, "venv", t)

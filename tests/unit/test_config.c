@@ -24,11 +24,22 @@ Test(config, defaults)
 	cr_assert_str_eq(c.network_volume, "/workspace");
 	cr_assert_null(c.shared_volume);
 	cr_assert_null(c.store_base);
-	cr_assert_eq(c.ndatasets, 7);
+	/* the shell scripts' scope: parents first, ComfyUI excluding the rest */
+	cr_assert_eq(c.ndatasets, 5);
 	cr_assert_str_eq(c.datasets[0].path, "venv");
-	cr_assert_eq(c.datasets[3].scope, NV_SCOPE_SHARED);
-	cr_assert_str_eq(c.datasets[3].path, "ComfyUI/custom_nodes");
-	cr_assert_eq(c.datasets[6].scope, NV_SCOPE_POD);
+	cr_assert_str_eq(c.datasets[1].path, ".comfyui");
+	cr_assert_str_eq(c.datasets[2].path, ".cache");
+	cr_assert_str_eq(c.datasets[3].path, "ComfyUI");
+	cr_assert_eq(c.datasets[3].scope, NV_SCOPE_POD);
+	cr_assert_eq(c.datasets[3].nexclude, 3);
+	cr_assert_eq(c.datasets[3].nexclude_given, 2);
+	cr_assert_str_eq(c.datasets[3].exclude[0], "models");
+	cr_assert_str_eq(c.datasets[3].exclude[1], ".browser-session");
+	cr_assert_str_eq(c.datasets[3].exclude[2], "custom_nodes");
+	cr_assert_str_eq(c.datasets[4].path, "ComfyUI/custom_nodes");
+	cr_assert_eq(c.datasets[4].scope, NV_SCOPE_SHARED);
+	cr_assert_eq(c.datasets[4].nexclude, 0);
+	cr_assert_eq(c.datasets[0].scope, NV_SCOPE_SHARED);
 	cr_assert_eq(c.nv_timeout_ms, 5000);
 	cr_assert_eq(c.sync_interval_ms, 300000);
 	cr_assert_eq(c.parallel, 16);
@@ -79,8 +90,8 @@ ParameterizedTestParameters(config, bad_values)
 	    {"NETVOL_DATASETS", "venv,../etc", "NETVOL_DATASETS"},
 	    {"NETVOL_DATASETS", "/abs", "relative"},
 	    {"NETVOL_DATASETS", "venv,venv", "twice"},
-	    {"NETVOL_DATASETS", "ComfyUI,ComfyUI/user:pod", "overlap"},
-	    {"NETVOL_DATASETS", "venv:global", "unknown scope"},
+	    {"NETVOL_DATASETS", "ComfyUI,ComfyUI/user:pod", "which is shared"},
+	    {"NETVOL_DATASETS", "venv:global", "entry 'venv:global': unknown option"},
 	    {"NETVOL_DATASETS", "a//b", "empty component"},
 	    {"NETVOL_DATASETS", " , ", "no dataset"},
 	    {"AWS_MAX_ATTEMPTS", "many", "AWS_MAX_ATTEMPTS"},
@@ -192,6 +203,95 @@ Test(config, datasets_override)
 	cr_assert_eq(c.datasets[1].scope, NV_SCOPE_USER);
 	cr_assert_eq(c.datasets[2].scope, NV_SCOPE_POD);
 	nv_config_release(&c);
+}
+
+/* NETVOL_DATASETS: the parsed list, as "path:scope[-excl|excl]" joined by
+ * ',' (the order after nesting), or the error's substring. */
+struct ds_case {
+	char in[96];
+	int rc;
+	char want[128];
+};
+
+ParameterizedTestParameters(config, datasets)
+{
+	static struct ds_case cases[] = {
+	    {"venv", NV_OK, "venv:shared"},
+	    {"a:pod:exclude=x|y/z", NV_OK, "a:pod-x|y/z"},
+	    {"a:exclude=x:user", NV_OK, "a:user-x"},
+	    /* nesting: the parent excludes the child and comes first */
+	    {"a/b,a:pod", NV_OK, "a:pod-b,a/b:shared"},
+	    {"a:pod:exclude=m,a/b/c:user,a/b:pod", NV_OK, "a:pod-m|b/c|b,a/b:pod-c,a/b/c:user"},
+	    /* a child inside an excluded path is not added again */
+	    {"a:pod:exclude=b,a/b/c", NV_OK, "a:pod-b,a/b/c:shared"},
+	    {"x:user,ComfyUI:pod:exclude=models|.browser-session,ComfyUI/custom_nodes", NV_OK,
+	     "x:user,ComfyUI:pod-models|.browser-session|custom_nodes,ComfyUI/custom_nodes:shared"},
+	    {"ab,a:pod", NV_OK, "ab:shared,a:pod"},
+	    {"a:pod:pod", NV_ECONFIG, "entry 'a:pod:pod': the scope is given twice"},
+	    {"a:exclude=x:exclude=y", NV_ECONFIG, "exclude= is given twice"},
+	    {"a:exclude=", NV_ECONFIG, "entry 'a:exclude=': exclude= lists no path"},
+	    {"a:exclude=x||y", NV_ECONFIG, "excluded path '': empty path"},
+	    {"a:exclude=../x", NV_ECONFIG, "may not contain '.' or '..'"},
+	    {"a:exclude=/x", NV_ECONFIG, "must be relative"},
+	    {"a:exclude=x|x/y", NV_ECONFIG, "excluded paths 'x' and 'x/y' overlap"},
+	    {"a:exclude=x|x", NV_ECONFIG, "overlap"},
+	    {"a:excludes=x", NV_ECONFIG, "unknown option 'excludes=x'"},
+	    {"a:", NV_ECONFIG, "entry 'a:': unknown option ''"},
+	    {":pod", NV_ECONFIG, "entry ':pod': empty path"},
+	    {"a,a/b", NV_ECONFIG, "'a/b' is inside 'a', which is shared"},
+	    {"a:pod,a:user", NV_ECONFIG, "dataset 'a' is listed twice"},
+	};
+	return cr_make_param_array(struct ds_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct ds_case *dc, config, datasets)
+{
+	struct nv_dataset *d = NULL;
+	struct nv_error e = NV_ERROR_INIT;
+	size_t n = 0, i, j;
+	char got[256] = "";
+	int rc = nv_config_parse_datasets(dc->in, &d, &n, &e);
+
+	cr_assert_eq(rc, dc->rc, "'%s': %s", dc->in, e.msg);
+	if (rc) {
+		cr_assert(strstr(e.msg, dc->want), "'%s': message '%s' lacks '%s'", dc->in, e.msg,
+			  dc->want);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		size_t l = strlen(got);
+
+		snprintf(got + l, sizeof(got) - l, "%s%s:%s", i ? "," : "", d[i].path,
+			 nv_scope_name(d[i].scope));
+		for (j = 0; j < d[i].nexclude; j++) {
+			l = strlen(got);
+			snprintf(got + l, sizeof(got) - l, "%c%s", j ? '|' : '-', d[i].exclude[j]);
+		}
+	}
+	cr_assert_str_eq(got, dc->want, "'%s'", dc->in);
+	for (i = 0; i < n; i++)
+		for (j = 0; j < d[i].nexclude; j++)
+			cr_assert(nv_dataset_excludes(&d[i], d[i].exclude[j]));
+	nv_config_free_datasets(d, n);
+}
+
+Test(config, dataset_excludes)
+{
+	struct nv_dataset *d = NULL;
+	size_t n = 0;
+
+	cr_assert_eq(
+	    nv_config_parse_datasets("C:pod:exclude=models|a/b,C/custom_nodes", &d, &n, NULL),
+	    NV_OK);
+	cr_assert(nv_dataset_excludes(&d[0], "models"));
+	cr_assert(nv_dataset_excludes(&d[0], "models/x.safetensors"));
+	cr_assert(nv_dataset_excludes(&d[0], "custom_nodes/n/__init__.py"));
+	cr_assert(nv_dataset_excludes(&d[0], "a/b"));
+	cr_assert_not(nv_dataset_excludes(&d[0], "a"));
+	cr_assert_not(nv_dataset_excludes(&d[0], "modelsx"));
+	cr_assert_not(nv_dataset_excludes(&d[0], "user/default"));
+	cr_assert_not(nv_dataset_excludes(&d[1], "models"));
+	nv_config_free_datasets(d, n);
 }
 
 struct dur_case {

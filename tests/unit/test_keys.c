@@ -52,8 +52,8 @@ Test(keys, no_user_no_root)
 
 Test(keys, prefixes_and_escapes)
 {
-	struct nv_dataset user = {"ComfyUI/custom_nodes", NV_SCOPE_SHARED};
-	struct nv_dataset pod = {"ComfyUI/output", NV_SCOPE_POD};
+	struct nv_dataset user = {.path = "ComfyUI/custom_nodes", .scope = NV_SCOPE_SHARED};
+	struct nv_dataset pod = {.path = "ComfyUI/output", .scope = NV_SCOPE_POD};
 	struct nv_buf b = NV_BUF_INIT(4096), u = NV_BUF_INIT(4096), p = NV_BUF_INIT(64);
 	struct nv_error e = NV_ERROR_INIT;
 
@@ -156,8 +156,8 @@ ParameterizedTest(struct user_case *uc, keys, user_of_key)
 
 Test(keys, format1_head)
 {
-	struct nv_dataset ds = {"ComfyUI/custom_nodes", NV_SCOPE_SHARED};
-	struct nv_dataset pod = {"ComfyUI/output", NV_SCOPE_POD};
+	struct nv_dataset ds = {.path = "ComfyUI/custom_nodes", .scope = NV_SCOPE_SHARED};
+	struct nv_dataset pod = {.path = "ComfyUI/output", .scope = NV_SCOPE_POD};
 	struct nv_buf b = NV_BUF_INIT(4096);
 
 	cr_assert_eq(nv_keys_format1_head(&ds, &b, NULL), NV_OK);

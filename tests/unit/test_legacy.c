@@ -166,7 +166,7 @@ ParameterizedTestParameters(legacy, plan)
 
 ParameterizedTest(struct plan_case *c, legacy, plan)
 {
-	struct nv_dataset ds = {c->ds, (enum nv_scope)c->scope};
+	struct nv_dataset ds = {.path = c->ds, .scope = (enum nv_scope)c->scope};
 	struct nv_legacy_key keys[MAXKEYS];
 	struct nv_legacy_plan p;
 	struct nv_error e = NV_ERROR_INIT;
@@ -191,7 +191,8 @@ ParameterizedTest(struct plan_case *c, legacy, plan)
 /* The places to look: deduplicated, in order, pod ones only with a pod. */
 Test(legacy, probes)
 {
-	struct nv_dataset venv = {"venv", NV_SCOPE_SHARED}, user = {"ComfyUI/user", NV_SCOPE_POD};
+	struct nv_dataset venv = {.path = "venv", .scope = NV_SCOPE_SHARED},
+			  user = {.path = "ComfyUI/user", .scope = NV_SCOPE_POD};
 	struct nv_legacy_probe *p;
 	size_t n;
 
@@ -259,7 +260,7 @@ ParameterizedTest(struct sums_case *c, legacy, sums)
 				      "shared/venv_chunks/a/venv_chunks.checksums",
 				      "shared/venv_chunks/b/venv_chunk_1.tar.gz"};
 	struct nv_legacy_key keys[5];
-	struct nv_dataset ds = {"venv", NV_SCOPE_SHARED};
+	struct nv_dataset ds = {.path = "venv", .scope = NV_SCOPE_SHARED};
 	struct nv_legacy_plan p;
 	size_t i, s = SIZE_MAX, k = 0;
 	int rc;

@@ -32,6 +32,7 @@ ParameterizedTest(struct blob_case *bc, pack, blob_decode)
 	char plain_in[5000];
 	unsigned char hash[NV_HASH_LEN], frame[6000], *plain = nv_malloc(NV_BLOB_SIZE);
 	struct nv_error e = NV_ERROR_INIT;
+	ZSTD_DCtx *dctx;
 	size_t clen, i;
 	uint64_t ulen = sizeof(plain_in);
 
@@ -48,8 +49,10 @@ ParameterizedTest(struct blob_case *bc, pack, blob_decode)
 		hash[0] ^= 1;
 	if (bc->damage == 4)
 		memset(frame, 'x', clen);
-	cr_assert_eq(nv_pack_blob_decode(ZSTD_createDCtx(), frame, clen, ulen, hash, plain, &e),
-		     bc->rc, "%s: %s", bc->name, e.msg);
+	dctx = ZSTD_createDCtx();
+	cr_assert_eq(nv_pack_blob_decode(dctx, frame, clen, ulen, hash, plain, &e), bc->rc,
+		     "%s: %s", bc->name, e.msg);
+	ZSTD_freeDCtx(dctx);
 	cr_assert(strstr(e.msg, bc->msg), "%s: '%s' lacks '%s'", bc->name, e.msg, bc->msg);
 	if (!bc->rc)
 		cr_assert_arr_eq(plain, plain_in, sizeof(plain_in));
@@ -60,10 +63,11 @@ Test(pack, blob_longer_than_a_blob)
 {
 	unsigned char hash[NV_HASH_LEN] = {0}, *plain = nv_malloc(NV_BLOB_SIZE);
 	struct nv_error e = NV_ERROR_INIT;
+	ZSTD_DCtx *dctx = ZSTD_createDCtx();
 
-	cr_assert_eq(nv_pack_blob_decode(ZSTD_createDCtx(), "", 0, (uint64_t)NV_BLOB_SIZE + 1, hash,
-					 plain, &e),
+	cr_assert_eq(nv_pack_blob_decode(dctx, "", 0, (uint64_t)NV_BLOB_SIZE + 1, hash, plain, &e),
 		     NV_ECORRUPT);
+	ZSTD_freeDCtx(dctx);
 	nv_free(plain);
 }
 

@@ -1,5 +1,6 @@
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "engine/volume.h"
@@ -136,5 +137,62 @@ Test(volume, sync_source)
 	cr_assert_eq(nv_volume_sync_source(p, &out, &link, NULL), NV_EINVALID);
 	snprintf(p, sizeof(p), "%s/none", dir);
 	cr_assert_eq(nv_volume_sync_source(p, &out, &link, NULL), NV_ENOTFOUND);
+	nv_test_rmdir(dir);
+}
+
+/* A target holding only what the dataset excludes counts as empty; the
+ * stage is renamed in around those entries, never over them. */
+Test(volume, publish_around_excluded)
+{
+	char *dir = nv_test_tmpdir();
+	char p[1200], *ex[] = {"models", "custom_nodes", "a/b"};
+	struct nv_volume_stage st;
+	struct nv_error e = NV_ERROR_INIT;
+	int dfd;
+
+	snprintf(p, sizeof(p),
+		 "cd %s && mkdir -p C/models/l C/a/b && echo m > C/models/l/m && "
+		 "ln -s /nv/custom_nodes C/custom_nodes && mkdir -p D/user && mkdir E",
+		 dir);
+	cr_assert(system(p) == 0);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	cr_assert_eq(nv_volume_only_excluded(dfd, "C", ex, 3), 1);
+	cr_assert_eq(nv_volume_only_excluded(dfd, "D", ex, 3), 0, "user/ is the dataset's");
+	cr_assert_eq(nv_volume_only_excluded(dfd, "E", ex, 3), 0, "empty: not 'only excluded'");
+	cr_assert_eq(nv_volume_only_excluded(dfd, "C", ex, 0), 0);
+	cr_assert_eq(nv_volume_only_excluded(dfd, "missing", ex, 3), -1);
+
+	/* the staged tree has a name the target holds (a/): nothing changes */
+	cr_assert_eq(nv_volume_stage_begin(dir, "C", 0, &st, &e), NV_OK, "%s", e.msg);
+	cr_assert(mkdirat(st.fd, "a", 0755) == 0);
+	cr_assert_eq(nv_volume_stage_publish_around(&st, "C", ex, 3, &e), NV_EEXISTS);
+	nv_volume_stage_release(&st);
+	snprintf(p, sizeof(p),
+		 "cd %s && test \"$(ls -A C | tr '\\n' ' ')\" = 'a custom_nodes models ' "
+		 "&& test \"$(ls -A | tr '\\n' ' ')\" = 'C D E '",
+		 dir);
+	cr_assert(system(p) == 0, "nothing changed");
+
+	/* without the clash: the new tree, the entries moved back in */
+	snprintf(p, sizeof(p), "rmdir %s/C/a/b %s/C/a", dir, dir);
+	cr_assert(system(p) == 0);
+	cr_assert_eq(nv_volume_stage_begin(dir, "C", 0, &st, &e), NV_OK, "%s", e.msg);
+	cr_assert(mkdirat(st.fd, "user", 0755) == 0);
+	cr_assert_eq(nv_volume_stage_publish_around(&st, "C", ex, 3, &e), NV_OK, "%s", e.msg);
+	nv_volume_stage_release(&st);
+	snprintf(p, sizeof(p),
+		 "cd %s && test \"$(ls -A C | tr '\\n' ' ')\" = 'custom_nodes models user ' && "
+		 "test \"$(cat C/models/l/m)\" = m && test \"$(readlink C/custom_nodes)\" = "
+		 "/nv/custom_nodes && test \"$(ls -A | tr '\\n' ' ')\" = 'C D E '",
+		 dir);
+	cr_assert(system(p) == 0, "published around the kept entries");
+
+	/* a target with data of its own: plain publish refuses it */
+	cr_assert_eq(nv_volume_stage_begin(dir, "D", 0, &st, &e), NV_OK, "%s", e.msg);
+	cr_assert_eq(nv_volume_stage_publish_around(&st, "D", ex, 3, &e), NV_EEXISTS);
+	nv_volume_stage_release(&st);
+	snprintf(p, sizeof(p), "cd %s && test \"$(ls -A D)\" = user", dir);
+	cr_assert(system(p) == 0);
+	close(dfd);
 	nv_test_rmdir(dir);
 }

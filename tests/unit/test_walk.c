@@ -125,3 +125,37 @@ Test(walk, too_deep_is_an_error)
 	close(fd);
 	nv_test_rmdir(dir);
 }
+
+/* Excluded paths are left out with everything below them; a name that
+ * only starts like one is not. */
+Test(walk, excludes)
+{
+	char *dir = nv_test_tmpdir();
+	char cmd[1200];
+	char *ex[] = {"models", "a/nested", ".browser-session"};
+	struct nv_walk w;
+	struct nv_error e = NV_ERROR_INIT;
+	const char *want[] = {"", "a", "a/keep", "a/nested-not", "models.txt", "z"};
+	int fd;
+	size_t i;
+
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && mkdir -p models/checkpoints a/nested/deep a/nested-not .browser-session "
+		 "&& echo 1 > models/checkpoints/x && echo 2 > a/nested/deep/f && echo 3 > a/keep "
+		 "&& echo 4 > models.txt && echo 5 > z && echo 6 > .browser-session/c",
+		 dir);
+	cr_assert(system(cmd) == 0);
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	nv_walk_init(&w);
+	w.exclude = ex;
+	w.nexclude = 3;
+	cr_assert_eq(nv_walk_tree(fd, dir, &w, &e), NV_OK, "%s", e.msg);
+	cr_assert_eq(w.n, sizeof(want) / sizeof(want[0]));
+	for (i = 0; i < w.n; i++)
+		cr_assert_str_eq(w.e[i].path, want[i]);
+	cr_assert_eq(w.excluded, 3);
+	cr_assert_eq(w.files, 3);
+	nv_walk_release(&w);
+	close(fd);
+	nv_test_rmdir(dir);
+}
