@@ -17,6 +17,8 @@
 # folder: the system's apt configuration is not changed.
 #
 # Output: build/static/bin/netvol (+ netvol-restore, netvol-sync symlinks).
+# `--deps-only` builds the cached libraries and stops (Dockerfile.init runs it
+# before copying the sources, so docker's layer cache keeps them).
 # Env: JOBS (default 2), NETVOL_STATIC_DEPS, GIT_COMMIT (passed to make when
 # set, e.g. in a Docker build without .git).
 set -eu
@@ -165,6 +167,8 @@ if [ ! -f "$CURL_PREFIX/lib/libcurl.a" ] || [ ! -f "$CURL_PREFIX/.options" ] ||
 else
 	say "using the cached libcurl in $CURL_PREFIX"
 fi
+
+[ "${1:-}" = --deps-only ] && { say "libraries ready in $DEPS"; exit 0; }
 
 LIBS="$CURL_PREFIX/lib/libcurl.a $CJSON_A $EXPAT_A $ZSTD_A $SSL_A $CRYPTO_A -ldl -lpthread -lm"
 say "linking build/static/bin/netvol"
