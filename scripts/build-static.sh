@@ -173,7 +173,7 @@ fi
 LIBS="$CURL_PREFIX/lib/libcurl.a $CJSON_A $EXPAT_A $ZSTD_A $SSL_A $CRYPTO_A -ldl -lpthread -lm"
 say "linking build/static/bin/netvol"
 # shellcheck disable=SC2086
-make --no-print-directory BUILD=build/static BIN=build/static/bin LDSTATIC=-static \
+make --no-print-directory -j"$JOBS" BUILD=build/static BIN=build/static/bin LDSTATIC=-static \
 	NV_LIBS="$LIBS" CFLAGS="-I$CURL_PREFIX/include" ${GIT_COMMIT:+GIT_COMMIT=$GIT_COMMIT} \
 	build/static/bin/netvol build/static/bin/netvol-restore build/static/bin/netvol-sync
 say "done: $ROOT/build/static/bin/netvol"

@@ -21,6 +21,9 @@ NV_CI_CACHE=${NV_CI_CACHE:-/var/cache/netvol-ci}
 NV_DOCKER=${NV_DOCKER:-/usr/bin/docker}
 NV_DOCKERD_DIR=$NV_CI_STATE/docker
 NV_DOCKERD_PID=
+# The commit the images are built from (read once: a commit during the run
+# does not change what the checks expect).
+NV_GIT_COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
 nv_say() { echo "images: $*" >&2; }
 nv_die() { echo "images: $*" >&2; exit 1; }
@@ -107,7 +110,7 @@ nv_mirror() {
 # tarball; imported only when the daemon lacks the image.
 nv_base_images() {
 	# The name carries the recipe's version: a change of the recipe makes a new one.
-	tarball=$NV_CI_CACHE/debian-12-minbase-v2.tar
+	tarball=$NV_CI_CACHE/debian-12-minbase-v3.tar
 	if [ ! -s "$tarball" ]; then
 		mirror=$(nv_mirror) || nv_die "no Debian mirror for bookworm in /etc/apt"
 		nv_say "debootstrap --variant=minbase bookworm from $mirror (cached in $tarball)"
@@ -134,6 +137,7 @@ nv_base_images() {
 		find "$r/usr/share/doc" -mindepth 1 ! -name copyright ! -type d -delete 2>/dev/null
 		rm -rf "$r/usr/share/man"/* "$r/usr/share/info"/* "$r/usr/share/locale"/*
 		rm -rf "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/*.bin "$r"/var/cache/apt/archives/*.deb
+		chmod 0755 "$r" # mktemp made it 0700: it becomes the image's /
 		tar -C "$r" --numeric-owner -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
 		rm -rf "$r"
 		dk rmi -f debian:12 debian:12-slim >/dev/null 2>&1 || true
@@ -146,16 +150,15 @@ nv_base_images() {
 	fi
 }
 
-# nv_build TAG DOCKERFILE [docker build args...]: the admin's command line
+# nv_build TAG DOCKERFILE [CONTEXT]: the admin's command line
 # (docker build -f ... --build-arg GIT_COMMIT=... .) from the repository
 # root, plus --network host (the daemon has no bridge; apt reaches the mirror
 # through the host). The log goes to $NV_LOGS/build-TAG.log.
 nv_build() {
-	tag=$1 df=$2
-	shift 2
+	tag=$1 df=$2 ctx=${3:-.}
 	log=$NV_LOGS/build-$(echo "$tag" | tr '/:' '__').log
-	if ! dk build --network host -f "$df" --build-arg "GIT_COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" \
-		-t "$tag" "$@" . >"$log" 2>&1; then
+	if ! dk build --network host -f "$df" --build-arg "GIT_COMMIT=$NV_GIT_COMMIT" \
+		-t "$tag" "$ctx" >"$log" 2>&1; then
 		tail -n 30 "$log" >&2
 		return 1
 	fi

@@ -102,7 +102,7 @@ if [ "$WHAT" != pods ]; then
 	[ "$u" = 65532:65532 ] && ok "init image user is 65532:65532" || ko "init image user is $u"
 	out=$(dk run --rm --network none "$INIT_IMAGE" version 2>&1)
 	case "$out" in
-	*"netvol 0.1.0 (commit $(git rev-parse --short=12 HEAD))"*libcurl/*) ok "init image: netvol version (as its user, no network)" ;;
+	*"netvol 0.1.0 (commit $NV_GIT_COMMIT)"*libcurl/*) ok "init image: netvol version (as its user, no network)" ;;
 	*) ko "init image: netvol version" "$out" ;;
 	esac
 	out=$(dk run --rm --network none "$INIT_IMAGE" 2>&1)

@@ -92,7 +92,7 @@ class Node:
 
     def __init__(self, root, pvcs=None, secrets=None, configmaps=None, label="netvol-pods"):
         self.root = root
-        self.pvcs = pvcs or {}
+        self.pvcs = pvcs if pvcs is not None else {}
         self.secrets = secrets or {}
         self.configmaps = configmaps or {}
         self.label = label

@@ -274,7 +274,8 @@ def netvol_ls(run):
     env = podenv.resolve_env(run.spec, c, run.ns.node.secrets, {})
     args = [kubelet.DOCKER, "run", "--rm", "--network", "host"]
     for k, v in env:
-        args += ["--env", "%s=%s" % (k, v)]
+        if k not in ("NETWORK_VOLUME", "_NETWORK_VOLUME"):  # folders of the pod, not here
+            args += ["--env", "%s=%s" % (k, v)]
     r = subprocess.run(args + [INIT_IMAGE, "ls"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return r.returncode, r.stdout
 

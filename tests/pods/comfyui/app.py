@@ -45,9 +45,17 @@ def mode_write():
 
 def mode_modify():
     venv = os.path.join(NV, "venv")
-    # What pip does: new files in site-packages, rewrites of existing ones;
     # `python3 -m venv --upgrade` rewrites pyvenv.cfg and the bin/ links.
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--upgrade", venv], check=True)
+    # Python's venv refuses an env dir that is a symlink ("Unable to create
+    # directory"), which a venv linked from the network volume is: there
+    # only the venv's own python writes (what pip does).
+    if os.path.islink(venv):
+        log("venv is a symlink to %s: no venv --upgrade" % os.readlink(venv))
+    else:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--upgrade", venv], check=True)
+    subprocess.run([os.path.join(venv, "bin/python"), "-c",
+                    "import sys, os; open(os.path.join(sys.prefix, 'lib/pip-installed.txt'), 'w').write('x')"],
+                   check=True)
     write("venv/lib/site-packages-marker.txt", "numpy==2.1.0\n", mode="a")
     write("venv/lib/new-package.txt", "new\n")
     write("ComfyUI/custom_nodes/ComfyUI-Manager/config.ini", "[default]\nsecurity_level = weak\n")
