@@ -85,6 +85,8 @@ nv_dockerd_stop() {
 		[ $i -gt 200 ] && { kill -9 "$NV_DOCKERD_PID" 2>/dev/null; break; }
 		sleep 0.1
 	done
+	# dockerd leaves its default network namespace mounted.
+	umount "$NV_DOCKERD_DIR/exec/netns/default" 2>/dev/null || true
 	NV_DOCKERD_PID=
 }
 

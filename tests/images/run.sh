@@ -18,7 +18,6 @@
 # every container, stops dockerd and radosgw, whatever happens.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
-ROOT=$(pwd)
 WHAT=${1:-all}
 . tests/images/lib.sh
 
