@@ -76,8 +76,15 @@ nv_dockerd_stop() {
 	ids=$(dk ps -aq 2>/dev/null || true)
 	# shellcheck disable=SC2086
 	[ -n "$ids" ] && dk rm -f $ids >/dev/null 2>&1
-	# Dangling images of rebuilt tags (the build cache of the current ones stays).
-	dk image prune -f >/dev/null 2>&1 || true
+	# No `image prune` on every run: the build stages of multi-stage builds
+	# are untagged images, and pruning them would throw the layer cache
+	# away. Only when the data root grows past NV_CI_MAX_GB (default 30) are
+	# the dangling images (old builds, and with them the cache) removed.
+	gb=$(du -s --block-size=1G "$NV_DOCKERD_DIR/data" 2>/dev/null | cut -f1)
+	if [ "${gb:-0}" -gt "${NV_CI_MAX_GB:-30}" ]; then
+		nv_say "data root is $gb GB: pruning dangling images"
+		dk image prune -f >/dev/null 2>&1 || true
+	fi
 	kill "$NV_DOCKERD_PID" 2>/dev/null
 	i=0
 	while kill -0 "$NV_DOCKERD_PID" 2>/dev/null; do
