@@ -401,6 +401,20 @@ def scenario_unpatched(ns, label, webhook, annotations, want):
     check("%s: the app stops on SIGTERM" % label, r.pod.exit_codes.get("comfyui") == 0, r.app_log)
 
 
+def scenario_env_only(ns):
+    """The webhook's other mode: `_NETWORK_VOLUME` only (full injection off
+    for the pod with `netvol.io/restore-sync: "false"`): no netvol-restore,
+    no hook; the app sees the network volume's path."""
+    r = Run("env-only", make_pod("olga", "comfyui-olga-s1", ns, "idle",
+                                 annotations={"netvol.io/restore-sync": "false"}), ns, "uid1000").start()
+    check("env-only: admission patched", r.admission["result"] == "patched", r.admission)
+    check("env-only: the pod starts, the app is READY", r.ready, r.error or r.app_log)
+    check("env-only: app env has _NETWORK_VOLUME=/network; no netvol-restore, no preStop hook",
+          r.app_env.get("_NETWORK_VOLUME") == "/network" and not r.spec["spec"].get("initContainers") and
+          "lifecycle" not in r.spec["spec"]["containers"][0], r.spec)
+    r.stop()
+
+
 def scenario_sidecar(ns):
     """A native sidecar (restartPolicy: Always, like Istio's) ahead of
     netvol-restore: started first and kept running, stopped after the app.
@@ -518,6 +532,8 @@ def main():
         ("optout", lambda: scenario_unpatched(
             Namespace("comfy-erin", {"NETVOL_STORE": "s3://%s/pod_sessions/erin" % BUCKET}),
             "opt-out", "uid1000", {"netvol.io/inject": "false"}, "unchanged")),
+        ("envonly", lambda: scenario_env_only(
+            Namespace("comfy-olga", {"NETVOL_STORE": "s3://%s/pod_sessions/olga" % BUCKET}))),
         ("sidecar", lambda: scenario_sidecar(
             Namespace("comfy-frank", {"NETVOL_STORE": "s3://%s/pod_sessions/frank" % BUCKET}))),
         ("subpathexpr", lambda: scenario_subpathexpr(
