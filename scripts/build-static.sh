@@ -17,6 +17,8 @@
 # folder: the system's apt configuration is not changed.
 #
 # Output: build/static/bin/netvol (+ netvol-restore, netvol-sync symlinks).
+# `--deps-only` builds the cached libraries and stops (Dockerfile.init runs it
+# before copying the sources, so docker's layer cache keeps them).
 # Env: JOBS (default 2), NETVOL_STATIC_DEPS, GIT_COMMIT (passed to make when
 # set, e.g. in a Docker build without .git).
 set -eu
@@ -218,10 +220,12 @@ else
 	say "using the cached libcurl in $CURL_PREFIX"
 fi
 
+[ "${1:-}" = --deps-only ] && { say "libraries ready in $DEPS"; exit 0; }
+
 LIBS="$ARCHIVE_PREFIX/lib/libarchive.a $ZLIB_A $CURL_PREFIX/lib/libcurl.a $CJSON_A $EXPAT_A $ZSTD_A $SSL_A $CRYPTO_A -ldl -lpthread -lm"
 say "linking build/static/bin/netvol"
 # shellcheck disable=SC2086
-make --no-print-directory BUILD=build/static BIN=build/static/bin LDSTATIC=-static \
+make --no-print-directory -j"$JOBS" BUILD=build/static BIN=build/static/bin LDSTATIC=-static \
 	NV_LIBS="$LIBS" CFLAGS="-I$ARCHIVE_PREFIX/include -I$CURL_PREFIX/include" ${GIT_COMMIT:+GIT_COMMIT=$GIT_COMMIT} \
 	build/static/bin/netvol build/static/bin/netvol-restore build/static/bin/netvol-sync
 say "done: $ROOT/build/static/bin/netvol"
