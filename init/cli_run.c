@@ -477,6 +477,97 @@ static int restore_legacy(struct run *r, const struct nv_dataset *ds, const char
 	return NV_OK;
 }
 
+/* Datasets of earlier default lists that now lie inside ds (netvol kept
+ * ComfyUI/user, ComfyUI/input and ComfyUI/output on their own before the
+ * ComfyUI dataset): when ds has no snapshot yet, the latest snapshot of each
+ * is restored into its folder below ds, so that the upgrade loses nothing;
+ * the next sync writes ds's own snapshot. *found tells whether any was. */
+struct earlier {
+	struct nv_buf prefix; /* "pod/<pod>/<ds>%2F" */
+	char **paths;
+	size_t n, cap;
+};
+
+static int earlier_cb(const char *key, const struct nv_store_stat *st, void *ud)
+{
+	struct earlier *l = ud;
+	struct nv_buf pod = NV_BUF_INIT(1024), ds = NV_BUF_INIT(4096), pre = NV_BUF_INIT(4096);
+	size_t pl;
+	int rc = 0;
+
+	(void)st;
+	if (strncmp(key, l->prefix.p, l->prefix.len) ||
+	    nv_keys_classify(key, &pl, NULL) != NV_KEY_HEAD)
+		return 0;
+	if (nv_buf_add(&pre, key, pl, NULL) || nv_keys_split_dataset_prefix(pre.p, &pod, &ds) ||
+	    nv_config_check_relpath(ds.p, NULL))
+		goto out; /* not a dataset name netvol would write: ignored */
+	if (NV_GROW(l->paths, l->n, l->cap, 4) || !(l->paths[l->n] = nv_strdup(ds.p))) {
+		rc = NV_ENOMEM;
+		goto out;
+	}
+	l->n++;
+out:
+	nv_buf_release(&pod);
+	nv_buf_release(&ds);
+	nv_buf_release(&pre);
+	return rc;
+}
+
+static int restore_earlier_datasets(struct run *r, const struct nv_dataset *ds,
+				    const struct nv_engine_opts *base, bool *found,
+				    struct nv_error *e)
+{
+	struct earlier l = {NV_BUF_INIT(4096), NULL, 0, 0};
+	struct nv_buf target = NV_BUF_INIT(NV_PATH_BUF * 2);
+	size_t i;
+	int rc;
+
+	*found = false;
+	if ((rc = nv_keys_dataset_prefix(ds, r->cfg.pod_id, &l.prefix, e)))
+		goto out;
+	nv_buf_setlen(&l.prefix, l.prefix.len - 1); /* "pod/<pod>/<ds>" */
+	if ((rc = nv_buf_addstr(&l.prefix, "%2F", e)) ||
+	    (rc = nv_store_list(r->store, l.prefix.p, earlier_cb, &l, e)))
+		goto out;
+	for (i = 0; i < l.n && !rc; i++) {
+		struct nv_dataset sub = *ds;
+		struct nv_engine_opts o = *base;
+		struct nv_restore_result res;
+		struct nv_log_rec lr;
+
+		sub.path = l.paths[i];
+		sub.exclude = NULL;
+		sub.nexclude = 0;
+		path_join(&target, r->cfg.network_volume, sub.path);
+		o.ds = &sub;
+		o.path = target.p;
+		if ((rc = nv_restore_dataset(&o, &res, e)))
+			break;
+		*found = true;
+		nv_log_begin(&lr, res.kept_local ? NV_LOG_WARN : NV_LOG_INFO, "restore.done");
+		nv_log_str(&lr, "dataset", ds->path);
+		nv_log_str(&lr, "path", target.p);
+		nv_log_str(&lr, "result",
+			   res.kept_local ? "kept_local_data"
+			   : r->dry_run	  ? "would_restore"
+					  : "restored");
+		nv_log_str(&lr, "source", "earlier_dataset");
+		nv_log_str(&lr, "earlier_dataset", sub.path);
+		nv_log_u64(&lr, "files", res.files);
+		nv_log_u64(&lr, "bytes", res.bytes);
+		nv_log_u64(&lr, "bytes_fetched", res.bytes_fetched);
+		nv_log_end(&lr);
+	}
+out:
+	for (i = 0; i < l.n; i++)
+		nv_free(l.paths[i]);
+	nv_free(l.paths);
+	nv_buf_release(&l.prefix);
+	nv_buf_release(&target);
+	return rc;
+}
+
 static int restore_one(struct run *r, size_t i, struct nv_buf *target, struct nv_buf *cache)
 {
 	const struct nv_dataset *ds = &r->cfg.datasets[i];
@@ -527,7 +618,10 @@ static int restore_one(struct run *r, size_t i, struct nv_buf *target, struct nv
 		bool legacy_done = false;
 
 		rc = nv_restore_dataset(&o, &res, &e);
-		if (!rc && res.fresh && !res.kept_local && r->legacy)
+		if (!rc && res.fresh && !res.kept_local && ds->scope == NV_SCOPE_POD &&
+		    !r->has_snapshot)
+			rc = restore_earlier_datasets(r, ds, &o, &legacy_done, &e);
+		if (!rc && res.fresh && !res.kept_local && r->legacy && !legacy_done)
 			rc = restore_legacy(r, ds, target->p, t0, &legacy_done, &e);
 		if (!rc && res.fresh && !legacy_done)
 			warn_format1(r, ds);

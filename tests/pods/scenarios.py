@@ -36,7 +36,7 @@ INIT_IMAGE = E["NV_INIT_IMAGE"]
 APP_IMAGE = E["NV_APP_IMAGE"]
 BUCKET = E["NV_BUCKET"]
 WH = {"uid1000": E["NV_WEBHOOK_UID1000"], "default": E["NV_WEBHOOK_DEFAULT"], "down": E["NV_WEBHOOK_DOWN"]}
-STRICT = E.get("NV_PODS_STRICT") == "1"
+STRICT = E.get("NV_PODS_STRICT", "1") == "1"  # issue 11 landed: no expected failures left
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 SHARED = ["venv", ".comfyui", ".cache", "ComfyUI/custom_nodes"]
@@ -521,25 +521,25 @@ def main():
     only = E.get("NV_PODS_ONLY", "")
     plan = [
         ("nonroot", lambda: scenario_first_second_third(
-            Namespace("comfy-alice", {"NETVOL_STORE": "s3://%s/pod_sessions/alice" % BUCKET}),
+            Namespace("comfy-alice", {"NETVOL_STORE": "s3://%s/pod_sessions" % BUCKET}),
             "alice", "uid1000", 1000)),
         ("root", lambda: scenario_first_second_third(
-            Namespace("comfy-bob", {"NETVOL_STORE": "s3://%s/pod_sessions/bob" % BUCKET}),
+            Namespace("comfy-bob", {"NETVOL_STORE": "s3://%s/pod_sessions" % BUCKET}),
             "bob", "default", None)),
         ("down", lambda: scenario_unpatched(
-            Namespace("comfy-erin", {"NETVOL_STORE": "s3://%s/pod_sessions/erin" % BUCKET}),
+            Namespace("comfy-erin", {"NETVOL_STORE": "s3://%s/pod_sessions" % BUCKET}),
             "webhook-down", "down", {}, "ignored")),
         ("optout", lambda: scenario_unpatched(
-            Namespace("comfy-erin", {"NETVOL_STORE": "s3://%s/pod_sessions/erin" % BUCKET}),
+            Namespace("comfy-erin", {"NETVOL_STORE": "s3://%s/pod_sessions" % BUCKET}),
             "opt-out", "uid1000", {"netvol.io/inject": "false"}, "unchanged")),
         ("envonly", lambda: scenario_env_only(
-            Namespace("comfy-olga", {"NETVOL_STORE": "s3://%s/pod_sessions/olga" % BUCKET}))),
+            Namespace("comfy-olga", {"NETVOL_STORE": "s3://%s/pod_sessions" % BUCKET}))),
         ("sidecar", lambda: scenario_sidecar(
-            Namespace("comfy-frank", {"NETVOL_STORE": "s3://%s/pod_sessions/frank" % BUCKET}))),
+            Namespace("comfy-frank", {"NETVOL_STORE": "s3://%s/pod_sessions" % BUCKET}))),
         ("subpathexpr", lambda: scenario_subpathexpr(
-            Namespace("comfy-grace", {"NETVOL_STORE": "s3://%s/pod_sessions/grace" % BUCKET}))),
+            Namespace("comfy-grace", {"NETVOL_STORE": "s3://%s/pod_sessions" % BUCKET}))),
         ("podid", lambda: scenario_pod_id(
-            Namespace("comfy-heidi", {"NETVOL_STORE": "s3://%s/pod_sessions/heidi" % BUCKET}))),
+            Namespace("comfy-heidi", {"NETVOL_STORE": "s3://%s/pod_sessions" % BUCKET}))),
         ("defaultstore", scenario_default_store),
         ("sharedbase", scenario_shared_base),
     ]
