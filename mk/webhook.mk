@@ -8,9 +8,19 @@ WEBHOOK_PURE_OBJ := $(BUILD)/webhook/mutate.o
 
 ALL_TARGETS += $(BIN)/netvol-webhook
 
-$(BIN)/netvol-webhook: $(WEBHOOK_OBJ) $(LIBNETVOL)
+# The webhook uses only the base layer (scripts/layers.py): it is linked with
+# just those objects, so building it needs none of the store's or the
+# engine's libraries (Dockerfile.webhook installs only what this needs).
+BASE_OBJ := $(filter $(BUILD)/common/base/%,$(COMMON_OBJ))
+LIBNETVOL_BASE := $(BUILD)/libnetvol-base.a
+
+$(LIBNETVOL_BASE): $(BASE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/netvol-webhook: $(WEBHOOK_OBJ) $(LIBNETVOL_BASE)
 	@mkdir -p $(dir $@)
-	$(CC) $(NV_LDFLAGS) -o $@ $(WEBHOOK_OBJ) $(LIBNETVOL) $(WEBHOOK_LIBS) -lpthread
+	$(CC) $(NV_LDFLAGS) -o $@ $(WEBHOOK_OBJ) $(LIBNETVOL_BASE) $(WEBHOOK_LIBS) -lpthread
 
 # The mutation's unit tests link the pure module and cJSON (an explicit rule
 # wins over the generic tests/unit pattern rule of the top Makefile).
