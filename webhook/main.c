@@ -5,6 +5,9 @@
  *
  * Exit codes: 0 clean shutdown (SIGTERM/SIGINT) or --help, 1 the server
  * could not start, 2 usage or configuration error. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +18,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "fs.h"
 #include "log.h"
 #include "mem.h"
 #include "arena.h"
@@ -51,6 +55,10 @@ static const char usage[] =
     "  --timeout SECONDS        idle connection timeout (default 10)\n"
     "  --shutdown-timeout SECONDS  wait this long for requests in flight on\n"
     "                           SIGTERM (default 20)\n"
+    "  --review FILE            offline: print the JSON Patch (decoded) the\n"
+    "                           settings give the Pod or AdmissionReview in FILE\n"
+    "                           (\"-\": stdin) and its warnings (to stderr); exit 0,\n"
+    "                           2 when FILE is not one; needs no certificate\n"
     "  --version                print the version\n"
     "  --help                   this text\n"
     "\n"
@@ -74,6 +82,7 @@ enum {
 	OPT_CONN,
 	OPT_TIMEOUT,
 	OPT_SHUTDOWN,
+	OPT_REVIEW,
 	OPT_VERSION,
 	OPT_HELP,
 };
@@ -95,6 +104,7 @@ static const struct option options[] = {
     {"connection-limit", required_argument, NULL, OPT_CONN},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN},
+    {"review", required_argument, NULL, OPT_REVIEW},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -113,6 +123,7 @@ static const struct {
 struct opts {
 	const char *listen;
 	const char *cert, *key, *config;
+	const char *review; /* --review FILE */
 	uint64_t threads, max_body, conn_limit, timeout_s, shutdown_s;
 	bool restore, pod_id;
 };
@@ -219,6 +230,9 @@ static int parse(struct app *a, int argc, char **argv)
 			if (number("shutdown-timeout", optarg, 0, 3600, &o->shutdown_s))
 				return 2;
 			break;
+		case OPT_REVIEW:
+			o->review = optarg;
+			break;
 		case OPT_VERSION:
 			printf("netvol-webhook %s (%s)\n", nv_version(), nv_git_commit());
 			return 0;
@@ -283,6 +297,13 @@ static int load(struct app *a)
 		o->cert = a->cfg.tls_cert;
 	if (!o->key)
 		o->key = a->cfg.tls_key;
+	if (o->review) {
+		if (load_settings(a)) {
+			fprintf(stderr, "netvol-webhook: %s\n", a->err.msg);
+			return 2;
+		}
+		return -1;
+	}
 	if (!o->cert || !*o->cert || !o->key || !*o->key)
 		return usage_error("%s", "no TLS certificate: give --tls-cert and --tls-key (or "
 					 "NETVOL_TLS_CERT and NETVOL_TLS_KEY)");
@@ -377,6 +398,101 @@ static void drain(struct app *a)
 	nv_log_end(&l);
 }
 
+/* --review: read FILE whole (at most --max-body bytes). */
+static int read_input(const char *path, struct nv_buf *b, struct nv_error *err)
+{
+	char chunk[8192];
+	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0, rc = NV_OK;
+	ssize_t n;
+
+	if (fd < 0)
+		return nv_error_sys(err, NV_EINVALID, errno, "cannot open '%s'", path);
+	while ((n = nv_fs_read_full(fd, chunk, sizeof(chunk))) > 0)
+		if ((rc = nv_buf_add(b, chunk, (size_t)n, err))) {
+			nv_error_prefix(err, "'%s'", path);
+			break;
+		}
+	if (!rc && n < 0)
+		rc = nv_error_sys(err, NV_EINVALID, errno, "cannot read '%s'", path);
+	if (fd > 0)
+		nv_fs_close(&fd);
+	return rc;
+}
+
+/* --review: a Pod is wrapped into a CREATE AdmissionReview; an
+ * AdmissionReview is reviewed as it is. */
+static int review_body(const char *path, const struct nv_buf *in, struct nv_buf *body,
+		       struct nv_error *err)
+{
+	cJSON *root = cJSON_ParseWithLength(in->p, in->len);
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(root, "kind");
+	int rc;
+
+	if (!root || !cJSON_IsObject(root))
+		rc = nv_error_set(err, NV_EINVALID, "'%s' is not a JSON object", path);
+	else if (cJSON_IsString(kind) && !strcmp(kind->valuestring, "AdmissionReview"))
+		rc = nv_buf_add(body, in->p, in->len, err);
+	else if (cJSON_IsString(kind) && !strcmp(kind->valuestring, "Pod"))
+		rc = nv_buf_addf(
+		    body, err,
+		    "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+		    "\"request\":{\"uid\":\"netvol-review\",\"kind\":{\"group\":\"\","
+		    "\"version\":\"v1\",\"kind\":\"Pod\"},\"operation\":\"CREATE\","
+		    "\"object\":%.*s}}",
+		    (int)in->len, in->p);
+	else
+		rc = nv_error_set(err, NV_EINVALID, "'%s' is neither a Pod nor an AdmissionReview",
+				  path);
+	cJSON_Delete(root);
+	return rc;
+}
+
+/* Phase 3 instead of serve(): --review FILE. The exit code. */
+static int review(struct app *a)
+{
+	struct nv_buf in = NV_BUF_INIT((size_t)a->o.max_body);
+	struct nv_buf body = NV_BUF_INIT((size_t)a->o.max_body + 4096);
+	struct nv_admission adm;
+	cJSON *resp = NULL, *patch = NULL, *w, *it;
+	char *txt = NULL;
+	int ret = 2;
+
+	nv_arena_use(false);
+	nv_admission_init(&adm);
+	if (read_input(a->o.review, &in, &a->err) ||
+	    review_body(a->o.review, &in, &body, &a->err) ||
+	    nv_mutate_review(&a->mc, body.p, body.len, &adm, &a->err)) {
+		fprintf(stderr, "netvol-webhook: --review: %s\n", a->err.msg);
+		goto out;
+	}
+	resp = cJSON_Parse(adm.response.p);
+	patch = adm.patch.len ? cJSON_Parse(adm.patch.p) : cJSON_CreateArray();
+	if (!resp || !patch || !(txt = cJSON_Print(patch))) {
+		fputs("netvol-webhook: --review: out of memory\n", stderr);
+		ret = 1;
+		goto out;
+	}
+	puts(txt);
+	w = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(resp, "response"),
+					     "warnings");
+	cJSON_ArrayForEach(it, w)
+	{
+		if (cJSON_IsString(it))
+			fprintf(stderr, "warning: %s\n", it->valuestring);
+	}
+	if (adm.reason[0])
+		fprintf(stderr, "skipped: %s\n", adm.reason);
+	ret = 0;
+out:
+	cJSON_free(txt);
+	cJSON_Delete(patch);
+	cJSON_Delete(resp);
+	nv_admission_release(&adm);
+	nv_buf_release(&in);
+	nv_buf_release(&body);
+	return ret;
+}
+
 static void release(struct app *a)
 {
 	nv_server_stop(a->srv);
@@ -399,7 +515,9 @@ int main(int argc, char **argv)
 
 	if ((ret = parse(&a, argc, argv)) >= 0)
 		return ret;
-	if ((ret = load(&a)) < 0 && (ret = serve(&a)) < 0) {
+	if ((ret = load(&a)) < 0 && a.o.review)
+		ret = review(&a);
+	else if (ret < 0 && (ret = serve(&a)) < 0) {
 		drain(&a);
 		ret = 0;
 	}
