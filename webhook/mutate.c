@@ -829,7 +829,9 @@ static cJSON *restore_container(struct mctx *m)
 	ok = cJSON_AddStringToObject(c, "name", NV_MUTATE_INIT_NAME) &&
 	     cJSON_AddStringToObject(c, "image", r->image) &&
 	     cJSON_AddStringToObject(c, "imagePullPolicy", r->pull_policy) &&
-	     put(c, "command", str_array(restore_command, NELEM(restore_command)));
+	     put(c, "command", str_array(restore_command, NELEM(restore_command))) &&
+	     /* restore's summary line (or its log tail) in `kubectl describe pod` */
+	     cJSON_AddStringToObject(c, "terminationMessagePolicy", "FallbackToLogsOnError");
 	if (!ok)
 		goto fail;
 
