@@ -59,6 +59,9 @@ static const char usage[] =
     "                           settings give the Pod or AdmissionReview in FILE\n"
     "                           (\"-\": stdin) and its warnings (to stderr); exit 0,\n"
     "                           2 when FILE is not one; needs no certificate\n"
+    "  --shutdown-delay SECONDS  on SIGTERM keep serving this long with /readyz\n"
+    "                           failing before draining, so the Service drops\n"
+    "                           this endpoint first (default 0)\n"
     "  --version                print the version\n"
     "  --help                   this text\n"
     "\n"
@@ -83,6 +86,7 @@ enum {
 	OPT_TIMEOUT,
 	OPT_SHUTDOWN,
 	OPT_REVIEW,
+	OPT_DELAY,
 	OPT_VERSION,
 	OPT_HELP,
 };
@@ -105,6 +109,7 @@ static const struct option options[] = {
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN},
     {"review", required_argument, NULL, OPT_REVIEW},
+    {"shutdown-delay", required_argument, NULL, OPT_DELAY},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -124,7 +129,7 @@ struct opts {
 	const char *listen;
 	const char *cert, *key, *config;
 	const char *review; /* --review FILE */
-	uint64_t threads, max_body, conn_limit, timeout_s, shutdown_s;
+	uint64_t threads, max_body, conn_limit, timeout_s, shutdown_s, delay_s;
 	bool restore, pod_id;
 };
 
@@ -228,6 +233,10 @@ static int parse(struct app *a, int argc, char **argv)
 			break;
 		case OPT_SHUTDOWN:
 			if (number("shutdown-timeout", optarg, 0, 3600, &o->shutdown_s))
+				return 2;
+			break;
+		case OPT_DELAY:
+			if (number("shutdown-delay", optarg, 0, 300, &o->delay_s))
 				return 2;
 			break;
 		case OPT_REVIEW:
@@ -369,6 +378,34 @@ static int serve(struct app *a)
 			return -1;
 		rc = nv_tls_poll(&changed, &a->err);
 		log_tls(rc, changed, &a->err);
+	}
+}
+
+/* Phase 4a: --shutdown-delay. /readyz fails while requests are still
+ * served, so the endpoint leaves the Service before connections are
+ * refused; a second SIGTERM or SIGINT ends the wait. */
+static void delay(struct app *a)
+{
+	struct timespec left = {(time_t)a->o.delay_s, 0};
+	struct nv_log_rec l;
+
+	if (!a->o.delay_s)
+		return;
+	nv_server_unready(a->srv);
+	nv_log_begin(&l, NV_LOG_INFO, "webhook.unready");
+	nv_log_str(&l, "signal", a->sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	nv_log_u64(&l, "delay_s", a->o.delay_s);
+	nv_log_end(&l);
+	for (;;) {
+		int64_t t0 = now_ms(), spent;
+		int sig = sigtimedwait(&a->sigs, NULL, &left);
+
+		if (sig == SIGTERM || sig == SIGINT || (sig < 0 && errno == EAGAIN))
+			return;
+		spent = now_ms() - t0; /* SIGHUP or EINTR: wait for the rest */
+		if (spent >= (int64_t)left.tv_sec * 1000)
+			return;
+		left.tv_sec -= (time_t)(spent / 1000);
 	}
 }
 
@@ -518,6 +555,7 @@ int main(int argc, char **argv)
 	if ((ret = load(&a)) < 0 && a.o.review)
 		ret = review(&a);
 	else if (ret < 0 && (ret = serve(&a)) < 0) {
+		delay(&a);
 		drain(&a);
 		ret = 0;
 	}

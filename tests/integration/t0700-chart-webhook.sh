@@ -45,7 +45,7 @@ run_case() {
 		esac
 		set -- "$@" "$a"
 	done <"$D/args"
-	assert_eq "$(grep -c . "$D/args")" 8 "$name: number of args"
+	assert_eq "$(grep -c . "$D/args")" 10 "$name: number of args (with --shutdown-delay)"
 	: >"$D/log"
 	# shellcheck disable=SC2046 # NAME=value words, no spaces
 	env $(cat "$D/env") "$WEBHOOK" "$@" >"$D/log" 2>&1 &
