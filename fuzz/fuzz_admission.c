@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
+#include "jsonpatch.h"
 #include "mutate.h"
 
 static struct nv_mutate_config plain, full;
@@ -63,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct nv_admission a;
 
 		/* both allocators: nv_malloc, and the server's per-thread arena */
-		nv_mutate_use_arena(i >= 2);
+		nv_arena_use(i >= 2);
 		nv_admission_init(&a);
 		if (nv_mutate_review(cfgs[i % 2], (const char *)data, size, &a, NULL) == 0)
 			check(&a);

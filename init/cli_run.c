@@ -399,6 +399,23 @@ static int summary(const char *event, const struct run *r, size_t done, size_t f
 	return failed ? NV_EXIT_FAILED : NV_EXIT_OK;
 }
 
+/* restore's summary for `kubectl describe pod` (the container's
+ * terminationMessagePath): only into a file that already exists and is
+ * writable, never created; a failure changes nothing. */
+static void termination_message(const struct run *r, size_t done, size_t failed)
+{
+	char line[160];
+	int fd = open(r->cfg.termination_log, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW), n;
+
+	if (fd < 0)
+		return;
+	n = snprintf(line, sizeof(line), "netvol restore: %zu datasets, %zu failed, %lld ms\n",
+		     done, failed, (long long)(nv_now_ms() - r->start_ms));
+	if (n > 0 && (size_t)n < sizeof(line))
+		(void)nv_fs_write_full(fd, line, (size_t)n);
+	nv_fs_close(&fd);
+}
+
 /* Format 1 kept user-scoped datasets directly below NETVOL_STORE, shared by
  * every user. Such data is never restored (it may be anyone's); say so once
  * per dataset that has nothing of its own (docs/FORMAT.md). */
@@ -678,6 +695,7 @@ int nv_cli_restore(int argc, char **argv)
 			failed++;
 	}
 	ex = summary("restore.summary", &r, done, failed);
+	termination_message(&r, done, failed);
 out:
 	run_release(&r);
 	nv_buf_release(&target);

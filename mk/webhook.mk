@@ -1,10 +1,10 @@
 # netvol-webhook: the HTTPS mutating admission webhook (webhook/), its unit
-# tests (tests/unit/test_mutate.c), fuzz target (fuzz/) and benchmark.
+# tests (tests/unit/test_mutate.c, test_jsonpatch.c...), fuzz target (fuzz/) and benchmark.
 WEBHOOK_LIBS := -lmicrohttpd -lgnutls -lcjson
 WEBHOOK_SRC := $(sort $(wildcard webhook/*.c))
 WEBHOOK_OBJ := $(WEBHOOK_SRC:%.c=$(BUILD)/%.o)
 # The pure parts, linked into the unit tests and the fuzz target.
-WEBHOOK_PURE_OBJ := $(BUILD)/webhook/mutate.o
+WEBHOOK_PURE_OBJ := $(addprefix $(BUILD)/webhook/,mutate.o mutate_config.o jsonpatch.o arena.o)
 
 ALL_TARGETS += $(BIN)/netvol-webhook
 
@@ -22,9 +22,11 @@ $(BIN)/netvol-webhook: $(WEBHOOK_OBJ) $(LIBNETVOL_BASE)
 	@mkdir -p $(dir $@)
 	$(CC) $(NV_LDFLAGS) -o $@ $(WEBHOOK_OBJ) $(LIBNETVOL_BASE) $(WEBHOOK_LIBS) -lpthread
 
-# The mutation's unit tests link the pure module and cJSON (an explicit rule
-# wins over the generic tests/unit pattern rule of the top Makefile).
-$(BUILD)/tests/unit/test_mutate: tests/unit/test_mutate.c $(WEBHOOK_PURE_OBJ) $(LIBNETVOL) tests/unit/testutil.h
+# The webhook modules' unit tests link the pure modules and cJSON (an
+# explicit rule wins over the generic tests/unit pattern rule of the top
+# Makefile).
+WEBHOOK_UNIT := $(addprefix $(BUILD)/tests/unit/,test_mutate test_jsonpatch test_mutate_config)
+$(WEBHOOK_UNIT): $(BUILD)/tests/unit/%: tests/unit/%.c $(WEBHOOK_PURE_OBJ) $(LIBNETVOL) tests/unit/testutil.h
 	@mkdir -p $(dir $@)
 	$(CC) $(NV_CPPFLAGS) -Itests/unit -Iwebhook $(NV_CFLAGS) $(NV_LDFLAGS) -o $@ $< \
 	  $(WEBHOOK_PURE_OBJ) $(LIBNETVOL) -lcriterion -lcjson $(NV_LIBS)
@@ -35,10 +37,12 @@ $(BUILD)/tests/unit/test_mutate: tests/unit/test_mutate.c $(WEBHOOK_PURE_OBJ) $(
 # webhook-fuzz` runs it for WEBHOOK_FUZZ_SECONDS from the kept seed corpus
 # fuzz/corpus/admission (new inputs go to $(BUILD)/fuzz/corpus, not the repo).
 WEBHOOK_FUZZ_SECONDS ?= 20
-WEBHOOK_FUZZ_SRC := fuzz/fuzz_admission.c webhook/mutate.c common/base/buf.c common/base/mem.c common/base/err.c common/base/version.c
+WEBHOOK_FUZZ_SRC := fuzz/fuzz_admission.c webhook/mutate.c webhook/mutate_config.c \
+  webhook/jsonpatch.c webhook/arena.c common/base/buf.c common/base/fs.c common/base/mem.c \
+  common/base/err.c common/base/version.c
 FUZZ_CC ?= clang
 
-$(BUILD)/fuzz/fuzz_admission: $(WEBHOOK_FUZZ_SRC) webhook/mutate.h
+$(BUILD)/fuzz/fuzz_admission: $(WEBHOOK_FUZZ_SRC) $(wildcard webhook/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(NV_CPPFLAGS) -Iwebhook -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=undefined -o $@ $(WEBHOOK_FUZZ_SRC) -lcjson $(NV_LIBS)

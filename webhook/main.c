@@ -1,8 +1,11 @@
 /* netvol-webhook: option parsing and wiring. The mutation lives in
- * mutate.c, the HTTPS server in server.c, certificate reloads in tls.c.
+ * mutate.c (settings: mutate_config.c, patch helpers: jsonpatch.c), the
+ * HTTPS server in server.c, certificate reloads in tls.c. main() runs the
+ * phases parse, load, serve, drain on one struct app.
  *
  * Exit codes: 0 clean shutdown (SIGTERM/SIGINT) or --help, 1 the server
  * could not start, 2 usage or configuration error. */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -18,12 +21,12 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "arena.h"
 #include "mutate.h"
+#include "mutate_config.h"
 #include "server.h"
 #include "tls.h"
 #include "base/version.h"
-
-#define CONFIG_FILE_MAX (1u << 20)
 
 static const char usage[] =
     "usage: netvol-webhook [options]\n"
@@ -52,6 +55,13 @@ static const char usage[] =
     "  --timeout SECONDS        idle connection timeout (default 10)\n"
     "  --shutdown-timeout SECONDS  wait this long for requests in flight on\n"
     "                           SIGTERM (default 20)\n"
+    "  --review FILE            offline: print the JSON Patch (decoded) the\n"
+    "                           settings give the Pod or AdmissionReview in FILE\n"
+    "                           (\"-\": stdin) and its warnings (to stderr); exit 0,\n"
+    "                           2 when FILE is not one; needs no certificate\n"
+    "  --shutdown-delay SECONDS  on SIGTERM keep serving this long with /readyz\n"
+    "                           failing before draining, so the Service drops\n"
+    "                           this endpoint first (default 0)\n"
     "  --version                print the version\n"
     "  --help                   this text\n"
     "\n"
@@ -75,6 +85,8 @@ enum {
 	OPT_CONN,
 	OPT_TIMEOUT,
 	OPT_SHUTDOWN,
+	OPT_REVIEW,
+	OPT_DELAY,
 	OPT_VERSION,
 	OPT_HELP,
 };
@@ -96,6 +108,8 @@ static const struct option options[] = {
     {"connection-limit", required_argument, NULL, OPT_CONN},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN},
+    {"review", required_argument, NULL, OPT_REVIEW},
+    {"shutdown-delay", required_argument, NULL, OPT_DELAY},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -114,7 +128,8 @@ static const struct {
 struct opts {
 	const char *listen;
 	const char *cert, *key, *config;
-	uint64_t threads, max_body, conn_limit, timeout_s, shutdown_s;
+	const char *review; /* --review FILE */
+	uint64_t threads, max_body, conn_limit, timeout_s, shutdown_s, delay_s;
 	bool restore, pod_id;
 };
 
@@ -134,32 +149,6 @@ static int number(const char *name, const char *v, uint64_t min, uint64_t max, u
 		return 2;
 	}
 	return 0;
-}
-
-static int read_config_file(const char *path, struct nv_mutate_config *mc, struct nv_error *err)
-{
-	struct nv_buf b = NV_BUF_INIT(CONFIG_FILE_MAX);
-	char chunk[8192];
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = NV_OK;
-	ssize_t n;
-
-	if (fd < 0)
-		return nv_error_sys(err, NV_ECONFIG, errno, "cannot open config '%s'", path);
-	while ((n = nv_fs_read_full(fd, chunk, sizeof(chunk))) > 0) {
-		if ((rc = nv_buf_add(&b, chunk, (size_t)n, err))) {
-			nv_error_prefix(err, "config '%s'", path);
-			goto out;
-		}
-	}
-	if (n < 0) {
-		rc = nv_error_sys(err, NV_ECONFIG, errno, "cannot read config '%s'", path);
-		goto out;
-	}
-	rc = nv_mutate_config_parse(mc, b.p, b.len, path, err);
-out:
-	nv_fs_close(&fd);
-	nv_buf_release(&b);
-	return rc;
 }
 
 static void log_tls(int rc, bool changed, const struct nv_error *err)
@@ -186,66 +175,72 @@ static int64_t now_ms(void)
 	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-int main(int argc, char **argv)
-{
-	struct opts o = {.listen = ":8443",
-			 .max_body = 4u << 20,
-			 .conn_limit = 1000,
-			 .timeout_s = 10,
-			 .shutdown_s = 20};
+/* The whole program's state, phase by phase. */
+struct app {
+	struct opts o;
+	const char *flag_vals[sizeof(setting_flags) / sizeof(setting_flags[0])];
 	struct nv_config cfg;
 	struct nv_mutate_config mc;
-	struct nv_error err = NV_ERROR_INIT;
-	struct nv_server *srv = NULL;
-	struct nv_server_opts so;
-	struct nv_log_rec l;
-	const char *flag_vals[sizeof(setting_flags) / sizeof(setting_flags[0])] = {0};
+	bool cfg_loaded, mc_loaded;
+	struct nv_server *srv;
 	sigset_t sigs;
-	long ncpu;
-	int c, rc, ret = 2, sig = 0;
-	size_t i;
-	bool changed, cfg_loaded = false, mc_loaded = false;
+	int sig; /* the signal that ended serve() */
+	struct nv_error err;
+};
 
-	memset(&cfg, 0, sizeof(cfg));
+/* Phase 1: the command line. -1 to go on, else the exit code. */
+static int parse(struct app *a, int argc, char **argv)
+{
+	struct opts *o = &a->o;
+	size_t i;
+	int c;
+
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_LISTEN:
-			o.listen = optarg;
+			o->listen = optarg;
 			break;
 		case OPT_CERT:
-			o.cert = optarg;
+			o->cert = optarg;
 			break;
 		case OPT_KEY:
-			o.key = optarg;
+			o->key = optarg;
 			break;
 		case OPT_CONFIG:
-			o.config = optarg;
+			o->config = optarg;
 			break;
 		case OPT_RESTORE:
-			o.restore = true;
+			o->restore = true;
 			break;
 		case OPT_POD_ID:
-			o.pod_id = true;
+			o->pod_id = true;
 			break;
 		case OPT_THREADS:
-			if (number("threads", optarg, 1, 256, &o.threads))
+			if (number("threads", optarg, 1, 256, &o->threads))
 				return 2;
 			break;
 		case OPT_MAX_BODY:
-			if (number("max-body", optarg, 1024, 64u << 20, &o.max_body))
+			if (number("max-body", optarg, 1024, 64u << 20, &o->max_body))
 				return 2;
 			break;
 		case OPT_CONN:
-			if (number("connection-limit", optarg, 1, 100000, &o.conn_limit))
+			if (number("connection-limit", optarg, 1, 100000, &o->conn_limit))
 				return 2;
 			break;
 		case OPT_TIMEOUT:
-			if (number("timeout", optarg, 1, 3600, &o.timeout_s))
+			if (number("timeout", optarg, 1, 3600, &o->timeout_s))
 				return 2;
 			break;
 		case OPT_SHUTDOWN:
-			if (number("shutdown-timeout", optarg, 0, 3600, &o.shutdown_s))
+			if (number("shutdown-timeout", optarg, 0, 3600, &o->shutdown_s))
 				return 2;
+			break;
+		case OPT_DELAY:
+			if (number("shutdown-delay", optarg, 0, 300, &o->delay_s))
+				return 2;
+			break;
+		case OPT_REVIEW:
+			o->review = optarg;
 			break;
 		case OPT_VERSION:
 			printf("netvol-webhook %s (%s)\n", nv_version(), nv_git_commit());
@@ -261,130 +256,309 @@ int main(int argc, char **argv)
 				fputs("Try 'netvol-webhook --help'.\n", stderr);
 				return 2;
 			}
-			flag_vals[i] = optarg;
+			a->flag_vals[i] = optarg;
 			break;
 		}
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
+	return -1;
+}
 
-	if (nv_config_load(&cfg, &err)) {
-		fprintf(stderr, "netvol-webhook: %s\n", err.msg);
+/* Phase 2a: the mutation settings, the config file then the flags. */
+static int load_settings(struct app *a)
+{
+	size_t i;
+	int rc;
+
+	if ((rc = nv_mutate_config_init(&a->mc, &a->err)))
+		return rc;
+	a->mc_loaded = true;
+	if (a->o.config && (rc = nv_mutate_config_read(&a->mc, a->o.config, &a->err)))
+		return rc;
+	for (i = 0; i < sizeof(setting_flags) / sizeof(setting_flags[0]); i++)
+		if (a->flag_vals[i] && (rc = nv_mutate_config_set(&a->mc, setting_flags[i].key,
+								  a->flag_vals[i], &a->err)))
+			return rc;
+	if (a->o.restore)
+		a->mc.restore.enabled = true;
+	if (a->o.pod_id)
+		a->mc.restore.pod_id_from_pod_name = true;
+	return nv_mutate_config_check(&a->mc, &a->err);
+}
+
+/* Phase 2: environment, logging, settings and the certificate. -1 to go
+ * on, else the exit code. */
+static int load(struct app *a)
+{
+	struct opts *o = &a->o;
+	bool changed;
+	long ncpu;
+	int rc;
+
+	if (nv_config_load(&a->cfg, &a->err)) {
+		fprintf(stderr, "netvol-webhook: %s\n", a->err.msg);
 		return 2;
 	}
-	cfg_loaded = true;
-	nv_log_setup(cfg.log_format, cfg.log_level, 2);
-	if (!o.cert)
-		o.cert = cfg.tls_cert;
-	if (!o.key)
-		o.key = cfg.tls_key;
-	if (!o.cert || !*o.cert || !o.key || !*o.key) {
-		ret = usage_error("%s", "no TLS certificate: give --tls-cert and --tls-key (or "
-					"NETVOL_TLS_CERT and NETVOL_TLS_KEY)");
-		goto out;
+	a->cfg_loaded = true;
+	nv_log_setup(a->cfg.log_format, a->cfg.log_level, 2);
+	if (!o->cert)
+		o->cert = a->cfg.tls_cert;
+	if (!o->key)
+		o->key = a->cfg.tls_key;
+	if (o->review) {
+		if (load_settings(a)) {
+			fprintf(stderr, "netvol-webhook: %s\n", a->err.msg);
+			return 2;
+		}
+		return -1;
 	}
-
-	nv_mutate_use_arena(true);
-	if ((rc = nv_mutate_config_init(&mc, &err)))
-		goto config_error;
-	mc_loaded = true;
-	if (o.config && (rc = read_config_file(o.config, &mc, &err)))
-		goto config_error;
-	for (i = 0; i < sizeof(setting_flags) / sizeof(setting_flags[0]); i++)
-		if (flag_vals[i] &&
-		    (rc = nv_mutate_config_set(&mc, setting_flags[i].key, flag_vals[i], &err)))
-			goto config_error;
-	if (o.restore)
-		mc.restore.enabled = true;
-	if (o.pod_id)
-		mc.restore.pod_id_from_pod_name = true;
-	if ((rc = nv_mutate_config_check(&mc, &err)))
-		goto config_error;
-
-	if (!o.threads) {
+	if (!o->cert || !*o->cert || !o->key || !*o->key)
+		return usage_error("%s", "no TLS certificate: give --tls-cert and --tls-key (or "
+					 "NETVOL_TLS_CERT and NETVOL_TLS_KEY)");
+	nv_arena_use(true);
+	if (load_settings(a) || nv_tls_init(o->cert, o->key, &a->err)) {
+		fprintf(stderr, "netvol-webhook: %s\n", a->err.msg);
+		return 2;
+	}
+	if (!o->threads) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		o.threads = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (uint64_t)ncpu;
+		o->threads = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (uint64_t)ncpu;
 	}
-	if ((rc = nv_tls_init(o.cert, o.key, &err)))
-		goto config_error;
-	rc = nv_tls_poll(&changed, &err);
-	log_tls(rc, changed, &err);
+	rc = nv_tls_poll(&changed, &a->err);
+	log_tls(rc, changed, &a->err);
+	return -1;
+}
+
+/* Phase 3: start the server and serve until SIGTERM or SIGINT, polling the
+ * certificate every second (and at once on SIGHUP). -1 when it stopped on
+ * a signal, else the exit code. */
+static int serve(struct app *a)
+{
+	struct nv_server_opts so;
+	struct nv_log_rec l;
+	bool changed;
+	int rc;
 
 	/* SIGTERM/SIGINT/SIGHUP go to sigtimedwait below, in every thread */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	sigemptyset(&a->sigs);
+	sigaddset(&a->sigs, SIGTERM);
+	sigaddset(&a->sigs, SIGINT);
+	sigaddset(&a->sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &a->sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	so.listen = o.listen;
-	so.threads = (unsigned)o.threads;
-	so.max_body = (size_t)o.max_body;
-	so.connection_limit = (unsigned)o.conn_limit;
-	so.timeout_s = (unsigned)o.timeout_s;
-	so.mutate = &mc;
-	if ((rc = nv_server_start(&srv, &so, &err))) {
-		nv_log_msg(NV_LOG_ERROR, "webhook.start_failed", "%s", err.msg);
-		ret = rc == NV_EINVALID ? 2 : 1;
-		goto out;
+	so.listen = a->o.listen;
+	so.threads = (unsigned)a->o.threads;
+	so.max_body = (size_t)a->o.max_body;
+	so.connection_limit = (unsigned)a->o.conn_limit;
+	so.timeout_s = (unsigned)a->o.timeout_s;
+	so.mutate = &a->mc;
+	if ((rc = nv_server_start(&a->srv, &so, &a->err))) {
+		nv_log_msg(NV_LOG_ERROR, "webhook.start_failed", "%s", a->err.msg);
+		return rc == NV_EINVALID ? 2 : 1;
 	}
 	nv_log_begin(&l, NV_LOG_INFO, "webhook.start");
 	nv_log_str(&l, "version", nv_version());
-	nv_log_str(&l, "listen", o.listen);
-	nv_log_u64(&l, "port", nv_server_port(srv));
-	nv_log_u64(&l, "threads", o.threads);
-	nv_log_str(&l, "workspace_volume", mc.workspace_volume);
-	nv_log_str(&l, "env_name", mc.env_name);
-	nv_log_bool(&l, "restore_sync", mc.restore.enabled);
-	nv_log_bool(&l, "pod_id_from_pod_name", mc.restore.pod_id_from_pod_name);
+	nv_log_str(&l, "listen", a->o.listen);
+	nv_log_u64(&l, "port", nv_server_port(a->srv));
+	nv_log_u64(&l, "threads", a->o.threads);
+	nv_log_str(&l, "workspace_volume", a->mc.workspace_volume);
+	nv_log_str(&l, "env_name", a->mc.env_name);
+	nv_log_bool(&l, "restore_sync", a->mc.restore.enabled);
+	nv_log_bool(&l, "pod_id_from_pod_name", a->mc.restore.pod_id_from_pod_name);
 	nv_log_bool(&l, "ready", nv_tls_ready());
 	nv_log_end(&l);
 
 	for (;;) {
 		struct timespec tick = {1, 0};
 
-		sig = sigtimedwait(&sigs, NULL, &tick);
-		if (sig == SIGTERM || sig == SIGINT)
+		a->sig = sigtimedwait(&a->sigs, NULL, &tick);
+		if (a->sig == SIGTERM || a->sig == SIGINT)
+			return -1;
+		rc = nv_tls_poll(&changed, &a->err);
+		log_tls(rc, changed, &a->err);
+	}
+}
+
+/* Phase 4a: --shutdown-delay. /readyz fails while requests are still
+ * served, so the endpoint leaves the Service before connections are
+ * refused; a second SIGTERM or SIGINT ends the wait. */
+static void delay(struct app *a)
+{
+	struct timespec left = {(time_t)a->o.delay_s, 0};
+	struct nv_log_rec l;
+
+	if (!a->o.delay_s)
+		return;
+	nv_server_unready(a->srv);
+	nv_log_begin(&l, NV_LOG_INFO, "webhook.unready");
+	nv_log_str(&l, "signal", a->sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	nv_log_u64(&l, "delay_s", a->o.delay_s);
+	nv_log_end(&l);
+	for (;;) {
+		int64_t t0 = now_ms(), spent;
+		int sig = sigtimedwait(&a->sigs, NULL, &left);
+
+		if (sig == SIGTERM || sig == SIGINT || (sig < 0 && errno == EAGAIN))
+			return;
+		spent = now_ms() - t0; /* SIGHUP or EINTR: wait for the rest */
+		if (spent >= (int64_t)left.tv_sec * 1000)
+			return;
+		left.tv_sec -= (time_t)(spent / 1000);
+	}
+}
+
+/* Phase 4: stop taking connections, wait up to --shutdown-timeout for the
+ * requests in flight, stop. */
+static void drain(struct app *a)
+{
+	int64_t t0 = now_ms(), deadline = t0 + (int64_t)a->o.shutdown_s * 1000;
+	struct nv_log_rec l;
+	unsigned left;
+
+	nv_server_quiesce(a->srv);
+	nv_log_begin(&l, NV_LOG_INFO, "webhook.stopping");
+	nv_log_str(&l, "signal", a->sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	nv_log_u64(&l, "in_flight", nv_server_inflight(a->srv));
+	nv_log_end(&l);
+	while ((left = nv_server_inflight(a->srv)) > 0 && now_ms() < deadline) {
+		struct timespec ms10 = {0, 10 * 1000 * 1000};
+
+		nanosleep(&ms10, NULL);
+	}
+	nv_server_stop(a->srv);
+	a->srv = NULL;
+	nv_log_begin(&l, left ? NV_LOG_WARN : NV_LOG_INFO, "webhook.stop");
+	nv_log_u64(&l, "abandoned", left);
+	nv_log_u64(&l, "duration_ms", (uint64_t)(now_ms() - t0));
+	nv_log_end(&l);
+}
+
+/* --review: read FILE whole (at most --max-body bytes). */
+static int read_input(const char *path, struct nv_buf *b, struct nv_error *err)
+{
+	char chunk[8192];
+	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0, rc = NV_OK;
+	ssize_t n;
+
+	if (fd < 0)
+		return nv_error_sys(err, NV_EINVALID, errno, "cannot open '%s'", path);
+	while ((n = nv_fs_read_full(fd, chunk, sizeof(chunk))) > 0)
+		if ((rc = nv_buf_add(b, chunk, (size_t)n, err))) {
+			nv_error_prefix(err, "'%s'", path);
 			break;
-		/* every second, and at once on SIGHUP: did the certificate change? */
-		rc = nv_tls_poll(&changed, &err);
-		log_tls(rc, changed, &err);
-	}
-
-	{
-		int64_t t0 = now_ms(), deadline = t0 + (int64_t)o.shutdown_s * 1000;
-		unsigned left;
-
-		nv_server_quiesce(srv);
-		nv_log_begin(&l, NV_LOG_INFO, "webhook.stopping");
-		nv_log_str(&l, "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-		nv_log_u64(&l, "in_flight", nv_server_inflight(srv));
-		nv_log_end(&l);
-		while ((left = nv_server_inflight(srv)) > 0 && now_ms() < deadline) {
-			struct timespec ms10 = {0, 10 * 1000 * 1000};
-
-			nanosleep(&ms10, NULL);
 		}
-		nv_server_stop(srv);
-		srv = NULL;
-		nv_log_begin(&l, left ? NV_LOG_WARN : NV_LOG_INFO, "webhook.stop");
-		nv_log_u64(&l, "abandoned", left);
-		nv_log_u64(&l, "duration_ms", (uint64_t)(now_ms() - t0));
-		nv_log_end(&l);
-	}
-	ret = 0;
-	goto out;
+	if (!rc && n < 0)
+		rc = nv_error_sys(err, NV_EINVALID, errno, "cannot read '%s'", path);
+	if (fd > 0)
+		nv_fs_close(&fd);
+	return rc;
+}
 
-config_error:
-	fprintf(stderr, "netvol-webhook: %s\n", err.msg);
-	ret = 2;
+/* --review: a Pod is wrapped into a CREATE AdmissionReview; an
+ * AdmissionReview is reviewed as it is. */
+static int review_body(const char *path, const struct nv_buf *in, struct nv_buf *body,
+		       struct nv_error *err)
+{
+	cJSON *root = cJSON_ParseWithLength(in->p, in->len);
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(root, "kind");
+	int rc;
+
+	if (!root || !cJSON_IsObject(root))
+		rc = nv_error_set(err, NV_EINVALID, "'%s' is not a JSON object", path);
+	else if (cJSON_IsString(kind) && !strcmp(kind->valuestring, "AdmissionReview"))
+		rc = nv_buf_add(body, in->p, in->len, err);
+	else if (cJSON_IsString(kind) && !strcmp(kind->valuestring, "Pod"))
+		rc = nv_buf_addf(
+		    body, err,
+		    "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+		    "\"request\":{\"uid\":\"netvol-review\",\"kind\":{\"group\":\"\","
+		    "\"version\":\"v1\",\"kind\":\"Pod\"},\"operation\":\"CREATE\","
+		    "\"object\":%.*s}}",
+		    (int)in->len, in->p);
+	else
+		rc = nv_error_set(err, NV_EINVALID, "'%s' is neither a Pod nor an AdmissionReview",
+				  path);
+	cJSON_Delete(root);
+	return rc;
+}
+
+/* Phase 3 instead of serve(): --review FILE. The exit code. */
+static int review(struct app *a)
+{
+	struct nv_buf in = NV_BUF_INIT((size_t)a->o.max_body);
+	struct nv_buf body = NV_BUF_INIT((size_t)a->o.max_body + 4096);
+	struct nv_admission adm;
+	cJSON *resp = NULL, *patch = NULL, *w, *it;
+	char *txt = NULL;
+	int ret = 2;
+
+	nv_arena_use(false);
+	nv_admission_init(&adm);
+	if (read_input(a->o.review, &in, &a->err) ||
+	    review_body(a->o.review, &in, &body, &a->err) ||
+	    nv_mutate_review(&a->mc, body.p, body.len, &adm, &a->err)) {
+		fprintf(stderr, "netvol-webhook: --review: %s\n", a->err.msg);
+		goto out;
+	}
+	resp = cJSON_Parse(adm.response.p);
+	patch = adm.patch.len ? cJSON_Parse(adm.patch.p) : cJSON_CreateArray();
+	if (!resp || !patch || !(txt = cJSON_Print(patch))) {
+		fputs("netvol-webhook: --review: out of memory\n", stderr);
+		ret = 1;
+		goto out;
+	}
+	puts(txt);
+	w = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(resp, "response"),
+					     "warnings");
+	cJSON_ArrayForEach(it, w)
+	{
+		if (cJSON_IsString(it))
+			fprintf(stderr, "warning: %s\n", it->valuestring);
+	}
+	if (adm.reason[0])
+		fprintf(stderr, "skipped: %s\n", adm.reason);
+	ret = 0;
 out:
-	nv_server_stop(srv);
+	cJSON_free(txt);
+	cJSON_Delete(patch);
+	cJSON_Delete(resp);
+	nv_admission_release(&adm);
+	nv_buf_release(&in);
+	nv_buf_release(&body);
+	return ret;
+}
+
+static void release(struct app *a)
+{
+	nv_server_stop(a->srv);
 	nv_tls_shutdown();
-	if (mc_loaded)
-		nv_mutate_config_release(&mc);
-	if (cfg_loaded)
-		nv_config_release(&cfg);
+	if (a->mc_loaded)
+		nv_mutate_config_release(&a->mc);
+	if (a->cfg_loaded)
+		nv_config_release(&a->cfg);
+}
+
+int main(int argc, char **argv)
+{
+	static struct app a = {.o = {.listen = ":8443",
+				     .max_body = 4u << 20,
+				     .conn_limit = 1000,
+				     .timeout_s = 10,
+				     .shutdown_s = 20},
+			       .err = NV_ERROR_INIT};
+	int ret;
+
+	if ((ret = parse(&a, argc, argv)) >= 0)
+		return ret;
+	if ((ret = load(&a)) < 0 && a.o.review)
+		ret = review(&a);
+	else if (ret < 0 && (ret = serve(&a)) < 0) {
+		delay(&a);
+		drain(&a);
+		ret = 0;
+	}
+	release(&a);
 	return ret;
 }

@@ -2,20 +2,16 @@
 
 #include <cjson/cJSON.h>
 #include <limits.h>
-#include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "arena.h"
+#include "jsonpatch.h"
 #include "base/mem.h"
-#include "base/version.h"
 
-#define DEFAULT_WORKSPACE "workspace"
-#define DEFAULT_ENV "_NETWORK_VOLUME"
-#define DEFAULT_PULL_POLICY "IfNotPresent"
-#define DEFAULT_DATA_VOLUME "data"
-#define DEFAULT_STORE_SECRET "netvol-store"
 #define NETWORK_VOLUME_ENV "NETWORK_VOLUME"
 #define POD_ID_ENV "POD_ID"
 #define POD_USER_ENV "POD_USER_NAME"
@@ -51,584 +47,12 @@ static void copy_field(char *dst, const char *src)
 	snprintf(dst, NV_ADM_FIELD_MAX, "%s", src ? src : "");
 }
 
-static int set_str(char **dst, const char *v, struct nv_error *err)
-{
-	char *d = nv_strdup(v);
-
-	if (!d)
-		return nv_error_set(err, NV_ENOMEM, "out of memory");
-	nv_free(*dst);
-	*dst = d;
-	return NV_OK;
-}
-
 const char *nv_admission_result_name(enum nv_admission_result r)
 {
 	static const char *const names[] = {"patched", "unchanged", "skipped", "error"};
 
 	return (unsigned)r < NELEM(names) ? names[r] : "?";
 }
-
-int nv_mutate_pointer_add(struct nv_buf *b, const char *seg, struct nv_error *err)
-{
-	int rc = nv_buf_addch(b, '/', err);
-
-	for (; !rc && *seg; seg++) {
-		if (*seg == '~')
-			rc = nv_buf_add(b, "~0", 2, err);
-		else if (*seg == '/')
-			rc = nv_buf_add(b, "~1", 2, err);
-		else
-			rc = nv_buf_addch(b, *seg, err);
-	}
-	return rc;
-}
-
-int nv_mutate_base64(struct nv_buf *out, const void *data, size_t n, struct nv_error *err)
-{
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *p = data;
-	size_t i, need;
-	char *o;
-	int rc;
-
-	if (n > (SIZE_MAX / 4) * 3 - 3)
-		return nv_error_set(err, NV_ETOOBIG, "base64 input too large");
-	need = (n + 2) / 3 * 4;
-	if ((rc = nv_buf_grow(out, need, err)))
-		return rc;
-	o = out->p + out->len;
-	for (i = 0; i + 2 < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
-
-		*o++ = tab[v >> 18 & 63];
-		*o++ = tab[v >> 12 & 63];
-		*o++ = tab[v >> 6 & 63];
-		*o++ = tab[v & 63];
-	}
-	if (i < n) {
-		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0);
-
-		*o++ = tab[v >> 18 & 63];
-		*o++ = tab[v >> 12 & 63];
-		*o++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
-		*o++ = '=';
-	}
-	out->len += need;
-	out->p[out->len] = '\0';
-	return NV_OK;
-}
-
-/* ---- configuration ---------------------------------------------------- */
-
-/* ---- allocation ------------------------------------------------------- */
-
-#if defined(__SANITIZE_ADDRESS__)
-#define NV_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NV_ASAN 1
-#endif
-#endif
-#ifdef NV_ASAN
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#define REDZONE 16 /* poisoned gap after each block, so ASan sees overflows */
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#define REDZONE 0
-#endif
-
-#define ARENA_MIN (64u << 10)
-#define ARENA_MAX (4u << 20)
-#define ARENA_ALIGN 16
-
-/* A per-thread bump allocator: blocks are never freed one by one, the whole
- * arena is reset when a review ends. A review that does not fit takes the
- * rest from malloc and the arena doubles for the next one. */
-struct arena {
-	char *base;
-	size_t cap, used;
-	bool active;	 /* inside nv_mutate_review */
-	bool overflowed; /* some block came from malloc */
-};
-
-static _Thread_local struct arena *arena_tls;
-static pthread_key_t arena_key;
-static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
-static bool use_arena;
-
-static void arena_destroy(void *p)
-{
-	struct arena *a = p;
-
-	if (!a)
-		return;
-	UNPOISON(a->base, a->cap);
-	free(a->base);
-	free(a);
-}
-
-static void arena_key_init(void)
-{
-	/* the destructor frees a thread's arena when the thread exits */
-	if (pthread_key_create(&arena_key, arena_destroy))
-		abort();
-}
-
-static struct arena *arena_get(void)
-{
-	struct arena *a = arena_tls;
-
-	if (a)
-		return a;
-	pthread_once(&arena_once, arena_key_init);
-	a = calloc(1, sizeof(*a));
-	if (!a)
-		return NULL;
-	a->cap = ARENA_MIN;
-	a->base = malloc(a->cap);
-	if (!a->base || pthread_setspecific(arena_key, a)) {
-		free(a->base);
-		free(a);
-		return NULL;
-	}
-	POISON(a->base, a->cap);
-	arena_tls = a;
-	return a;
-}
-
-static bool in_arena(const struct arena *a, const void *p)
-{
-	uintptr_t u = (uintptr_t)p, b = (uintptr_t)a->base;
-
-	return u >= b && u < b + a->cap;
-}
-
-static void *arena_malloc(size_t n)
-{
-	struct arena *a = arena_tls;
-
-	if (a && a->active) {
-		size_t need = (n + REDZONE + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-
-		if (need >= n && a->cap - a->used >= need) {
-			char *p = a->base + a->used;
-
-			a->used += need;
-			UNPOISON(p, n);
-			return p;
-		}
-		a->overflowed = true;
-	}
-	return malloc(n);
-}
-
-static void arena_free(void *p)
-{
-	struct arena *a = arena_tls;
-
-	if (a && in_arena(a, p))
-		return; /* freed with the whole arena */
-	free(p);
-}
-
-/* Start and end a review's use of the arena (no-ops in nv_malloc mode). */
-static void arena_begin(void)
-{
-	struct arena *a;
-
-	if (!use_arena || !(a = arena_get()))
-		return;
-	a->active = true;
-	a->used = 0;
-}
-
-static void arena_end(void)
-{
-	struct arena *a = arena_tls;
-	char *bigger;
-
-	if (!use_arena || !a || !a->active)
-		return;
-	a->active = false;
-	a->used = 0;
-	POISON(a->base, a->cap);
-	if (a->overflowed && a->cap < ARENA_MAX) {
-		bigger = malloc(a->cap * 2);
-		if (bigger) {
-			UNPOISON(a->base, a->cap);
-			free(a->base);
-			a->base = bigger;
-			a->cap *= 2;
-			POISON(a->base, a->cap);
-		}
-	}
-	a->overflowed = false;
-}
-
-static void *cjson_malloc(size_t n)
-{
-	return nv_malloc(n);
-}
-
-void nv_mutate_use_arena(bool on)
-{
-	static cJSON_Hooks nv_hooks = {cjson_malloc, nv_free};
-	static cJSON_Hooks arena_hooks = {arena_malloc, arena_free};
-
-	use_arena = on;
-	cJSON_InitHooks(on ? &arena_hooks : &nv_hooks);
-}
-
-int nv_mutate_config_init(struct nv_mutate_config *c, struct nv_error *err)
-{
-	struct nv_buf img = NV_BUF_INIT(256);
-	int rc;
-
-	nv_mutate_use_arena(use_arena);
-	memset(c, 0, sizeof(*c));
-	if ((rc = nv_buf_addf(&img, err, "netvol-init:%s", nv_version())))
-		goto out;
-	if ((rc = set_str(&c->workspace_volume, DEFAULT_WORKSPACE, err)) ||
-	    (rc = set_str(&c->env_name, DEFAULT_ENV, err)) ||
-	    (rc = set_str(&c->restore.image, img.p, err)) ||
-	    (rc = set_str(&c->restore.pull_policy, DEFAULT_PULL_POLICY, err)) ||
-	    (rc = set_str(&c->restore.data_volume, DEFAULT_DATA_VOLUME, err)) ||
-	    (rc = set_str(&c->restore.store_secret, DEFAULT_STORE_SECRET, err)))
-		goto out;
-out:
-	nv_buf_release(&img);
-	if (rc)
-		nv_mutate_config_release(c);
-	return rc;
-}
-
-void nv_mutate_config_release(struct nv_mutate_config *c)
-{
-	if (!c)
-		return;
-	nv_free(c->workspace_volume);
-	nv_free(c->env_name);
-	nv_free(c->restore.image);
-	nv_free(c->restore.pull_policy);
-	nv_free(c->restore.data_volume);
-	nv_free(c->restore.store_secret);
-	nv_free(c->restore.resources_json);
-	memset(c, 0, sizeof(*c));
-}
-
-/* A Kubernetes object name usable as a volume/secret name: a DNS label
- * (lowercase alphanumerics and '-', 1..63, alphanumeric at both ends). */
-static bool is_dns_label(const char *s)
-{
-	size_t n = strlen(s), i;
-
-	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return false;
-	return true;
-}
-
-/* A secret name: DNS subdomain (labels joined by '.', up to 253). */
-static bool is_dns_subdomain(const char *s)
-{
-	size_t n = strlen(s), i;
-
-	if (n == 0 || n > 253)
-		return false;
-	for (i = 0; i < n; i++) {
-		char ch = s[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
-		      ch == '.'))
-			return false;
-		if ((ch == '.' || ch == '-') && (i == 0 || i == n - 1))
-			return false;
-	}
-	return true;
-}
-
-/* An env var name Kubernetes accepts: printable ASCII except '=', not empty. */
-static bool is_env_name(const char *s)
-{
-	size_t n = strlen(s), i;
-
-	if (n == 0 || n > 256)
-		return false;
-	for (i = 0; i < n; i++)
-		if (s[i] <= ' ' || s[i] > '~' || s[i] == '=')
-			return false;
-	return true;
-}
-
-enum key_kind {
-	K_WORKSPACE,
-	K_ENV,
-	K_ENABLED,
-	K_IMAGE,
-	K_PULL,
-	K_DATA,
-	K_SECRET,
-	K_RUNAS,
-	K_RES,
-	K_PODID
-};
-
-static const struct cfg_key {
-	const char *path;
-	enum key_kind kind;
-} cfg_keys[] = {
-    {"workspaceVolume", K_WORKSPACE},	     {"envName", K_ENV},
-    {"restoreSync.enabled", K_ENABLED},	     {"restoreSync.image", K_IMAGE},
-    {"restoreSync.imagePullPolicy", K_PULL}, {"restoreSync.dataVolume", K_DATA},
-    {"restoreSync.storeSecret", K_SECRET},   {"restoreSync.runAsUser", K_RUNAS},
-    {"restoreSync.resources", K_RES},	     {"restoreSync.podIdFromPodName", K_PODID},
-};
-
-static const struct cfg_key *find_key(const char *path)
-{
-	size_t i;
-
-	for (i = 0; i < NELEM(cfg_keys); i++)
-		if (!strcmp(cfg_keys[i].path, path))
-			return &cfg_keys[i];
-	return NULL;
-}
-
-static int check_string(const char *path, enum key_kind kind, const char *v, struct nv_error *err)
-{
-	switch (kind) {
-	case K_WORKSPACE:
-	case K_DATA:
-		if (!is_dns_label(v))
-			return nv_error_set(err, NV_ECONFIG,
-					    "%s '%.64s' is not a valid volume name (DNS label)",
-					    path, v);
-		break;
-	case K_SECRET:
-		if (!is_dns_subdomain(v))
-			return nv_error_set(err, NV_ECONFIG,
-					    "%s '%.64s' is not a valid secret name", path, v);
-		break;
-	case K_ENV:
-		if (!is_env_name(v))
-			return nv_error_set(err, NV_ECONFIG,
-					    "%s '%.64s' is not a valid environment variable name",
-					    path, v);
-		break;
-	case K_IMAGE:
-		if (!*v || strlen(v) > 1024 || strpbrk(v, " \t\r\n"))
-			return nv_error_set(err, NV_ECONFIG, "%s '%.64s' is not a valid image",
-					    path, v);
-		break;
-	case K_PULL:
-		if (strcmp(v, "Always") && strcmp(v, "IfNotPresent") && strcmp(v, "Never"))
-			return nv_error_set(err, NV_ECONFIG,
-					    "%s '%.64s': want Always, IfNotPresent or Never", path,
-					    v);
-		break;
-	default:
-		return nv_error_set(err, NV_ECONFIG, "%s is not a string setting", path);
-	}
-	return NV_OK;
-}
-
-static char **string_slot(struct nv_mutate_config *c, enum key_kind kind)
-{
-	switch (kind) {
-	case K_WORKSPACE:
-		return &c->workspace_volume;
-	case K_ENV:
-		return &c->env_name;
-	case K_IMAGE:
-		return &c->restore.image;
-	case K_PULL:
-		return &c->restore.pull_policy;
-	case K_DATA:
-		return &c->restore.data_volume;
-	case K_SECRET:
-		return &c->restore.store_secret;
-	default:
-		return NULL;
-	}
-}
-
-/* Apply one JSON value to `out` (a scratch copy of the config). */
-static int apply_value(struct nv_mutate_config *out, const struct cfg_key *k, const cJSON *v,
-		       struct nv_error *err)
-{
-	char **slot;
-	char *json;
-
-	switch (k->kind) {
-	case K_ENABLED:
-		if (!cJSON_IsBool(v))
-			return nv_error_set(err, NV_ECONFIG, "%s must be true or false", k->path);
-		out->restore.enabled = cJSON_IsTrue(v);
-		return NV_OK;
-	case K_PODID:
-		if (!cJSON_IsBool(v))
-			return nv_error_set(err, NV_ECONFIG, "%s must be true or false", k->path);
-		out->restore.pod_id_from_pod_name = cJSON_IsTrue(v);
-		return NV_OK;
-	case K_RUNAS:
-		if (cJSON_IsNull(v)) {
-			out->restore.run_as_user_set = false;
-			return NV_OK;
-		}
-		if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > INT32_MAX ||
-		    v->valuedouble != (double)(int64_t)v->valuedouble)
-			return nv_error_set(err, NV_ECONFIG,
-					    "%s must be null or a user id (0..2147483647)",
-					    k->path);
-		out->restore.run_as_user_set = true;
-		out->restore.run_as_user = (int64_t)v->valuedouble;
-		return NV_OK;
-	case K_RES:
-		if (cJSON_IsNull(v)) {
-			nv_free(out->restore.resources_json);
-			out->restore.resources_json = NULL;
-			return NV_OK;
-		}
-		if (!cJSON_IsObject(v))
-			return nv_error_set(err, NV_ECONFIG, "%s must be an object or null",
-					    k->path);
-		json = cJSON_PrintUnformatted(v);
-		if (!json)
-			return nv_error_set(err, NV_ENOMEM, "out of memory");
-		nv_free(out->restore.resources_json);
-		out->restore.resources_json = json;
-		return NV_OK;
-	default:
-		break;
-	}
-	if (!cJSON_IsString(v))
-		return nv_error_set(err, NV_ECONFIG, "%s must be a string", k->path);
-	if (check_string(k->path, k->kind, v->valuestring, err))
-		return err ? err->code : NV_ECONFIG;
-	slot = string_slot(out, k->kind);
-	return set_str(slot, v->valuestring, err);
-}
-
-static int dup_config(struct nv_mutate_config *dst, const struct nv_mutate_config *src,
-		      struct nv_error *err)
-{
-	const struct nv_restore_config *r = &src->restore;
-	int rc;
-
-	memset(dst, 0, sizeof(*dst));
-	dst->restore.enabled = r->enabled;
-	dst->restore.run_as_user_set = r->run_as_user_set;
-	dst->restore.run_as_user = r->run_as_user;
-	dst->restore.pod_id_from_pod_name = r->pod_id_from_pod_name;
-	if ((rc = set_str(&dst->workspace_volume, src->workspace_volume, err)) ||
-	    (rc = set_str(&dst->env_name, src->env_name, err)) ||
-	    (rc = set_str(&dst->restore.image, r->image, err)) ||
-	    (rc = set_str(&dst->restore.pull_policy, r->pull_policy, err)) ||
-	    (rc = set_str(&dst->restore.data_volume, r->data_volume, err)) ||
-	    (rc = set_str(&dst->restore.store_secret, r->store_secret, err)) ||
-	    (r->resources_json &&
-	     (rc = set_str(&dst->restore.resources_json, r->resources_json, err)))) {
-		nv_mutate_config_release(dst);
-		return rc;
-	}
-	return NV_OK;
-}
-
-static int walk_config(struct nv_mutate_config *out, const cJSON *obj, const char *prefix,
-		       const char *origin, struct nv_error *err)
-{
-	const cJSON *it;
-	char path[128];
-	int rc;
-
-	cJSON_ArrayForEach(it, obj)
-	{
-		const struct cfg_key *k;
-
-		snprintf(path, sizeof(path), "%s%s", prefix, it->string ? it->string : "");
-		if (!prefix[0] && !strcmp(path, "restoreSync")) {
-			if (!cJSON_IsObject(it))
-				return nv_error_set(err, NV_ECONFIG,
-						    "config '%s': restoreSync must be an object",
-						    origin);
-			if ((rc = walk_config(out, it, "restoreSync.", origin, err)))
-				return rc;
-			continue;
-		}
-		k = find_key(path);
-		if (!k)
-			return nv_error_set(err, NV_ECONFIG, "config '%s': unknown key '%.64s'",
-					    origin, path);
-		if ((rc = apply_value(out, k, it, err)))
-			return nv_error_prefix(err, "config '%s'", origin);
-	}
-	return NV_OK;
-}
-
-int nv_mutate_config_parse(struct nv_mutate_config *c, const char *json, size_t len,
-			   const char *origin, struct nv_error *err)
-{
-	struct nv_mutate_config tmp;
-	cJSON *root = NULL;
-	int rc;
-
-	if ((rc = dup_config(&tmp, c, err)))
-		return rc;
-	root = cJSON_ParseWithLength(json, len);
-	if (!root) {
-		rc = nv_error_set(err, NV_ECONFIG, "config '%s': not valid JSON", origin);
-		goto out;
-	}
-	if (!cJSON_IsObject(root)) {
-		rc = nv_error_set(err, NV_ECONFIG, "config '%s': must be a JSON object", origin);
-		goto out;
-	}
-	if ((rc = walk_config(&tmp, root, "", origin, err)))
-		goto out;
-	nv_mutate_config_release(c);
-	*c = tmp;
-	memset(&tmp, 0, sizeof(tmp));
-out:
-	cJSON_Delete(root);
-	nv_mutate_config_release(&tmp);
-	return rc;
-}
-
-int nv_mutate_config_set(struct nv_mutate_config *c, const char *key, const char *value,
-			 struct nv_error *err)
-{
-	const struct cfg_key *k = find_key(key);
-	char **slot;
-	int rc;
-
-	if (!k || !(slot = string_slot(c, k->kind)))
-		return nv_error_set(err, NV_ECONFIG, "'%s' is not a string setting", key);
-	if ((rc = check_string(key, k->kind, value, err)))
-		return rc;
-	return set_str(slot, value, err);
-}
-
-int nv_mutate_config_check(const struct nv_mutate_config *c, struct nv_error *err)
-{
-	if (!strcmp(c->restore.data_volume, NV_MUTATE_BIN_VOLUME) ||
-	    !strcmp(c->workspace_volume, NV_MUTATE_BIN_VOLUME))
-		return nv_error_set(err, NV_ECONFIG, "volume name '%s' is reserved for netvol",
-				    NV_MUTATE_BIN_VOLUME);
-	if (!strcmp(c->env_name, NETWORK_VOLUME_ENV))
-		return nv_error_set(err, NV_ECONFIG,
-				    "envName may not be NETWORK_VOLUME (that is the pod storage "
-				    "root the restore-sync injection sets)");
-	return NV_OK;
-}
-
-/* ---- the mutation ----------------------------------------------------- */
 
 void nv_admission_init(struct nv_admission *a)
 {
@@ -692,33 +116,18 @@ static bool put(cJSON *obj, const char *key, cJSON *item)
 /* Takes ownership of value. */
 static void add_op(struct mctx *m, const struct nv_buf *path, cJSON *value)
 {
-	cJSON *op = cJSON_CreateObject();
-
-	if (!op || !cJSON_AddStringToObject(op, "op", "add") ||
-	    !cJSON_AddStringToObject(op, "path", path->p)) {
-		cJSON_Delete(value);
-		cJSON_Delete(op);
+	if (!nv_jsonpatch_add(m->ops, path->p, value))
 		m->oom = true;
-		return;
-	}
-	if (!put(op, "value", value) || !cJSON_AddItemToArray(m->ops, op)) {
-		cJSON_Delete(op);
-		m->oom = true;
-	}
 }
 
 /* path = prefix + segments (NULL-terminated), each escaped. */
 static int mkpath(struct mctx *m, struct nv_buf *path, const struct nv_buf *prefix, ...)
 {
 	va_list ap;
-	const char *seg;
-	int rc = 0;
+	int rc;
 
-	nv_buf_reset(path);
-	rc = nv_buf_add(path, prefix->p, prefix->len, NULL);
 	va_start(ap, prefix);
-	while (!rc && (seg = va_arg(ap, const char *)))
-		rc = nv_mutate_pointer_add(path, seg, NULL);
+	rc = nv_jsonpatch_vpath(path, prefix, ap);
 	va_end(ap);
 	if (rc)
 		m->oom = true;
@@ -1420,7 +829,9 @@ static cJSON *restore_container(struct mctx *m)
 	ok = cJSON_AddStringToObject(c, "name", NV_MUTATE_INIT_NAME) &&
 	     cJSON_AddStringToObject(c, "image", r->image) &&
 	     cJSON_AddStringToObject(c, "imagePullPolicy", r->pull_policy) &&
-	     put(c, "command", str_array(restore_command, NELEM(restore_command)));
+	     put(c, "command", str_array(restore_command, NELEM(restore_command))) &&
+	     /* restore's summary line (or its log tail) in `kubectl describe pod` */
+	     cJSON_AddStringToObject(c, "terminationMessagePolicy", "FallbackToLogsOnError");
 	if (!ok)
 		goto fail;
 
@@ -1601,7 +1012,7 @@ static int bad(struct nv_error *err, const char *what)
 static int respond(struct mctx *m, const char *uid, struct nv_admission *a, struct nv_error *err)
 {
 	cJSON *root = cJSON_CreateObject(), *resp;
-	char *ops = NULL, *out = NULL;
+	char *out = NULL;
 	struct nv_buf b64 = NV_BUF_INIT(PATCH_MAX);
 	int rc = NV_OK;
 
@@ -1611,11 +1022,7 @@ static int respond(struct mctx *m, const char *uid, struct nv_admission *a, stru
 	    !cJSON_AddStringToObject(resp, "uid", uid) || !cJSON_AddTrueToObject(resp, "allowed"))
 		goto oom;
 	if (m->ops && cJSON_GetArraySize(m->ops) > 0) {
-		ops = cJSON_PrintUnformatted(m->ops);
-		if (!ops)
-			goto oom;
-		if ((rc = nv_buf_addstr(&a->patch, ops, err)) ||
-		    (rc = nv_mutate_base64(&b64, ops, strlen(ops), err)))
+		if ((rc = nv_jsonpatch_encode(m->ops, &a->patch, &b64, err)))
 			goto out;
 		if (!cJSON_AddStringToObject(resp, "patchType", "JSONPatch") ||
 		    !cJSON_AddStringToObject(resp, "patch", b64.p))
@@ -1637,7 +1044,6 @@ static int respond(struct mctx *m, const char *uid, struct nv_admission *a, stru
 oom:
 	rc = nv_error_set(err, NV_ENOMEM, "out of memory building the admission response");
 out:
-	cJSON_free(ops);
 	cJSON_free(out);
 	cJSON_Delete(root);
 	nv_buf_release(&b64);
@@ -1656,7 +1062,7 @@ int nv_mutate_review(const struct nv_mutate_config *c, const char *body, size_t 
 	a->patch_ops = 0;
 	nv_buf_reset(&a->patch);
 	nv_buf_reset(&a->response);
-	arena_begin();
+	nv_arena_begin();
 	root = cJSON_ParseWithLength(body, len);
 	if (!root) {
 		/* cJSON cannot tell a parse error from a failed allocation */
@@ -1751,6 +1157,6 @@ out:
 	cJSON_Delete(m.ops);
 	cJSON_Delete(m.warnings);
 	cJSON_Delete(root);
-	arena_end();
+	nv_arena_end();
 	return rc;
 }

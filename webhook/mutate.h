@@ -38,6 +38,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "mutate_config.h"
 
 #define NV_MUTATE_ANN_INJECT "netvol.io/inject"
 #define NV_MUTATE_ANN_WORKSPACE "netvol.io/workspace-volume"
@@ -46,58 +47,12 @@
 #define NV_MUTATE_ANN_CONTAINER "netvol.io/container"
 
 /* Names the full injection adds. */
-#define NV_MUTATE_BIN_VOLUME "netvol-bin"
+#define NV_MUTATE_BIN_VOLUME NV_MUTATE_CONFIG_RESERVED_VOLUME
 #define NV_MUTATE_BIN_PATH "/netvol/bin"
 /* In the init container the image's binary is the file /netvol, so the
  * emptyDir cannot be mounted below it: it goes here instead. */
 #define NV_MUTATE_INIT_BIN_PATH "/netvol-bin"
 #define NV_MUTATE_INIT_NAME "netvol-restore"
-
-/* restoreSync in the config file. */
-struct nv_restore_config {
-	bool enabled;	      /* restoreSync.enabled (pods may opt in/out by annotation) */
-	char *image;	      /* restoreSync.image */
-	char *pull_policy;    /* restoreSync.imagePullPolicy: Always|IfNotPresent|Never */
-	char *data_volume;    /* restoreSync.dataVolume: the volume NETWORK_VOLUME lives on */
-	char *store_secret;   /* restoreSync.storeSecret: envFrom secretRef of the init container */
-	bool run_as_user_set; /* restoreSync.runAsUser is not null */
-	int64_t run_as_user;  /* restoreSync.runAsUser: the init container's uid when
-				 neither the target container nor the pod sets one */
-	bool pod_id_from_pod_name; /* restoreSync.podIdFromPodName: inject POD_ID =
-				      metadata.name when the target sets none */
-	char *resources_json; /* restoreSync.resources as compact JSON, NULL when null/absent */
-};
-
-/* The mutation settings (the JSON config file, then flags on top). */
-struct nv_mutate_config {
-	char *workspace_volume; /* workspaceVolume, default "workspace" */
-	char *env_name;		/* envName, default "_NETWORK_VOLUME" */
-	struct nv_restore_config restore;
-};
-
-/* Defaults (see docs/WEBHOOK.md). Also points cJSON at nv_malloc/nv_free,
- * so call it once before any thread starts. NV_ENOMEM. */
-int nv_mutate_config_init(struct nv_mutate_config *c, struct nv_error *err);
-/* How the JSON trees are allocated. false (the default): nv_malloc/nv_free,
- * so tests can inject allocation failures. true (the server): during a
- * review, from a per-thread arena dropped as a whole at its end (parsing a
- * pod makes hundreds of small allocations; the arena turns them into pointer
- * bumps), else malloc. Call before any thread starts; nv_mutate_config_init
- * keeps the choice. */
-void nv_mutate_use_arena(bool on);
-/* Apply a JSON config document on top of c. Unknown keys, wrong types and bad
- * values fail with NV_ECONFIG and a message naming the key ("origin": the
- * file name, for messages). c keeps its earlier values on failure. */
-int nv_mutate_config_parse(struct nv_mutate_config *c, const char *json, size_t len,
-			   const char *origin, struct nv_error *err);
-/* Set one string setting by its config-file path ("workspaceVolume",
- * "restoreSync.image"...), for command-line flags. NV_ECONFIG when the key is
- * unknown or the value invalid. */
-int nv_mutate_config_set(struct nv_mutate_config *c, const char *key, const char *value,
-			 struct nv_error *err);
-/* Checks that need the whole config (run after file and flags). */
-int nv_mutate_config_check(const struct nv_mutate_config *c, struct nv_error *err);
-void nv_mutate_config_release(struct nv_mutate_config *c);
 
 enum nv_admission_result {
 	NV_ADM_PATCHED,	  /* a patch was returned */
@@ -133,12 +88,5 @@ void nv_admission_release(struct nv_admission *a);
  * kind, no request, no uid (err says which). */
 int nv_mutate_review(const struct nv_mutate_config *c, const char *body, size_t len,
 		     struct nv_admission *a, struct nv_error *err);
-
-/* Append "/" and `seg` escaped as a JSON Pointer token (RFC 6901: '~' -> "~0",
- * '/' -> "~1"). */
-int nv_mutate_pointer_add(struct nv_buf *b, const char *seg, struct nv_error *err);
-
-/* Standard base64 (RFC 4648, with padding) of n bytes, appended to out. */
-int nv_mutate_base64(struct nv_buf *out, const void *data, size_t n, struct nv_error *err);
 
 #endif

@@ -32,6 +32,7 @@ struct nv_server {
 	bool quiesced;
 	atomic_uint inflight;
 	atomic_bool closing;
+	atomic_bool unready; /* --shutdown-delay: /readyz fails, requests still served */
 	size_t max_body;
 	const struct nv_mutate_config *mutate;
 };
@@ -89,7 +90,7 @@ static int send_owned(struct nv_server *s, struct MHD_Connection *c, struct req 
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 					strcmp(r->route->method, "GET") ? r->route->method
 									: "GET, HEAD");
-	if (atomic_load(&s->closing))
+	if (atomic_load(&s->closing) || atomic_load(&s->unready))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	r->sent = status;
 	ok = MHD_queue_response(c, status, resp);
@@ -149,7 +150,7 @@ static int handle_readyz(struct nv_server *s, struct MHD_Connection *c, struct r
 {
 	if (!nv_tls_ready())
 		return send_text(s, c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "no certificate loaded");
-	if (atomic_load(&s->closing))
+	if (atomic_load(&s->closing) || atomic_load(&s->unready))
 		return send_text(s, c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down");
 	return send_text(s, c, r, MHD_HTTP_OK, "ready");
 }
@@ -518,6 +519,12 @@ fail:
 unsigned nv_server_port(const struct nv_server *s)
 {
 	return s->port;
+}
+
+void nv_server_unready(struct nv_server *s)
+{
+	if (s)
+		atomic_store(&s->unready, true);
 }
 
 void nv_server_quiesce(struct nv_server *s)

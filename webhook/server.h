@@ -35,6 +35,10 @@ struct nv_server;
 int nv_server_start(struct nv_server **out, const struct nv_server_opts *o, struct nv_error *err);
 /* The bound port (useful with port 0). */
 unsigned nv_server_port(const struct nv_server *s);
+/* Fail /readyz ("shutting down") and answer with Connection: close, but
+ * keep accepting and serving: the first step of a shutdown, while the
+ * endpoint is taken out of the Service (--shutdown-delay). */
+void nv_server_unready(struct nv_server *s);
 void nv_server_quiesce(struct nv_server *s);
 /* Requests that have started and not completed. */
 unsigned nv_server_inflight(const struct nv_server *s);

@@ -718,8 +718,13 @@ int nv_config_load_from(struct nv_config *cfg, nv_env_fn env, void *ud, struct n
 
 	/* webhook */
 	if ((rc = dup_var(&l, "NETVOL_TLS_CERT", &cfg->tls_cert)) ||
-	    (rc = dup_var(&l, "NETVOL_TLS_KEY", &cfg->tls_key)))
+	    (rc = dup_var(&l, "NETVOL_TLS_KEY", &cfg->tls_key)) ||
+	    (rc = dup_var(&l, "NETVOL_TERMINATION_LOG", &cfg->termination_log)))
 		goto out;
+	if (!cfg->termination_log && !(cfg->termination_log = nv_strdup("/dev/termination-log"))) {
+		rc = nv_error_set(err, NV_ENOMEM, "out of memory");
+		goto out;
+	}
 	return NV_OK;
 out:
 	nv_config_release(cfg);
@@ -777,5 +782,6 @@ void nv_config_release(struct nv_config *cfg)
 	nv_free(a->ca_bundle);
 	nv_free(cfg->tls_cert);
 	nv_free(cfg->tls_key);
+	nv_free(cfg->termination_log);
 	memset(cfg, 0, sizeof(*cfg));
 }

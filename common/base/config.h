@@ -85,6 +85,9 @@ struct nv_config {
 	/* webhook */
 	char *tls_cert; /* NETVOL_TLS_CERT */
 	char *tls_key;	/* NETVOL_TLS_KEY */
+	/* restore's one-line summary goes here when the file exists and is
+	 * writable (the kubelet shows it in `kubectl describe pod`) */
+	char *termination_log; /* NETVOL_TERMINATION_LOG, default /dev/termination-log */
 };
 
 /* Looks a variable up; returns NULL when unset. */

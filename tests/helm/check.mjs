@@ -120,7 +120,7 @@ async function common(release, ns) {
   await t('webhook command line is the contract', () => {
     eq(pod.spec.containers.length, 1, 'containers');
     eq(c.args, ['--listen', ':8443', '--tls-cert', '/etc/netvol/tls/tls.crt', '--tls-key',
-      '/etc/netvol/tls/tls.key', '--config', '/etc/netvol/config.json'], 'args');
+      '/etc/netvol/tls/tls.key', '--config', '/etc/netvol/config.json', '--shutdown-delay', '5'], 'args');
     const env = Object.fromEntries((c.env || []).map((e) => [e.name, e.value]));
     assert(['text', 'json'].includes(env.NETVOL_LOG_FORMAT), `NETVOL_LOG_FORMAT ${env.NETVOL_LOG_FORMAT}`);
     assert(['debug', 'info', 'warn', 'error'].includes(env.NETVOL_LOG_LEVEL), 'NETVOL_LOG_LEVEL');

@@ -100,10 +100,21 @@ done <<'EOF'
 --set|podAntiAffinity=maybe
 --set|tls.validityDays=0
 --set|metrics.serviceMonitor.enabled=on
+--set|shutdownDelaySeconds=301
+--set|shutdownDelaySeconds=-1
 EOF
 run "schema accepts runAsUser=1337 and null" sh -c \
 	"'$HELM' template x '$CHART' --set inject.restoreSync.runAsUser=1337 >/dev/null &&
 	 '$HELM' template x '$CHART' --set inject.restoreSync.runAsUser=null >/dev/null"
+
+# --- shutdownDelaySeconds reaches the webhook's --shutdown-delay (default 5)
+delay_case() {
+	want=$1; shift
+	"$HELM" template x "$CHART" "$@" >"$T/delay.yaml" || return 1
+	grep -A1 -e '- --shutdown-delay' "$T/delay.yaml" | grep -q "\"$want\"\$"
+}
+run "shutdownDelaySeconds: 5 by default" delay_case 5
+run "shutdownDelaySeconds: --set ...=0 renders 0" delay_case 0 --set shutdownDelaySeconds=0
 
 # --- restoreSync.podIdFromPodName reaches the webhook's config.json, as a boolean
 # pod_id_case WANT [helm args]

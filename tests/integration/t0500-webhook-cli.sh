@@ -82,4 +82,31 @@ until grep -q 'event=webhook.start' "$T/env.log"; do i=$((i + 1)); [ $i -lt 200 
 assert_contains "$(cat "$T/env.log")" "event=tls.loaded"
 kill -TERM $pid
 wait $pid || fail "SIGTERM should exit 0"
+# --review FILE: offline, no certificate; the decoded patch on stdout, warnings on stderr
+POD="$(dirname "$0")/../webhook/pod-comfyui.json"
+env -u NETVOL_TLS_CERT -u NETVOL_TLS_KEY "$WEBHOOK" --review "$POD" --restore-sync \
+	>"$T/review.out" 2>"$T/review.err" || fail "--review of a pod should exit 0"
+python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); assert isinstance(p,list) and p and all(o["op"]=="add" for o in p); assert any(o["path"]=="/spec/initContainers/-" or o["path"].startswith("/spec/initContainers") for o in p)' "$T/review.out" \
+	|| fail "--review did not print a JSON Patch: $(cat "$T/review.out")"
+assert_contains "$(cat "$T/review.out")" "netvol-restore"
+assert_contains "$(cat "$T/review.err")" "warning: container 'comfyui' sets no POD_ID"
+# the same pod inside an AdmissionReview, from stdin; opted out: an empty patch, the reason
+python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); p.setdefault("metadata",{}).setdefault("annotations",{})["netvol.io/inject"]="false"; print(json.dumps({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","kind":{"group":"","version":"v1","kind":"Pod"},"operation":"CREATE","object":p}}))' "$POD" >"$T/review.json"
+"$WEBHOOK" --review - <"$T/review.json" >"$T/review.out" 2>"$T/review.err" || fail "--review - should exit 0"
+assert_eq "$(cat "$T/review.out")" "[]" "an opted-out pod gets no patch"
+assert_contains "$(cat "$T/review.err")" "skipped: opted out"
+printf '{"kind":"Service"}' >"$T/svc.json"
+assert_exit 2 "$WEBHOOK" --review "$T/svc.json"
+assert_contains "$OUT" "neither a Pod nor an AdmissionReview"
+printf 'not json' >"$T/junk.json"
+assert_exit 2 "$WEBHOOK" --review "$T/junk.json"
+assert_contains "$OUT" "is not a JSON object"
+assert_exit 2 "$WEBHOOK" --review "$T/missing.json"
+assert_contains "$OUT" "cannot open '$T/missing.json'"
+printf '{"apiVersion":"v1","kind":"AdmissionReview"}' >"$T/badrev.json"
+assert_exit 2 "$WEBHOOK" --review "$T/badrev.json"
+assert_contains "$OUT" "is not admission.k8s.io/v1"
+assert_exit 2 "$WEBHOOK" --review "$POD" --config "$T/typo.json"
+assert_contains "$OUT" "unknown key"
+
 echo "t0500 ok"

@@ -45,7 +45,7 @@ run_case() {
 		esac
 		set -- "$@" "$a"
 	done <"$D/args"
-	assert_eq "$(grep -c . "$D/args")" 8 "$name: number of args"
+	assert_eq "$(grep -c . "$D/args")" 10 "$name: number of args (with --shutdown-delay)"
 	: >"$D/log"
 	# shellcheck disable=SC2046 # NAME=value words, no spaces
 	env $(cat "$D/env") "$WEBHOOK" "$@" >"$D/log" 2>&1 &
@@ -116,7 +116,14 @@ assert_not_contains "$(cat "$T/default/patch.json")" 'POD_ID' "default patch: no
 # mounted on or under a file of the image (a container runtime can't create
 # a mount point below a regular file). The preStop command lives in the bin
 # emptyDir the app container mounts.
-sed -n '/^FROM scratch/,$p' "$ROOT/Dockerfile.init" | sed -n 's/^COPY .* \(\/[^ ]*\)$/\1/p' >"$T/image-files"
+{
+	# files copied one by one into the final stage
+	sed -n '/^FROM scratch/,$p' "$ROOT/Dockerfile.init" | sed -n 's/^COPY .* \(\/[^ ]*[^/ ]\)$/\1/p'
+	# the binaries of the build stage's /out/bin/, copied as a folder to /
+	if grep -q '^COPY --from=build /out/bin/ /$' "$ROOT/Dockerfile.init"; then
+		grep -o '/out/bin/[A-Za-z0-9_-][A-Za-z0-9_-]*' "$ROOT/Dockerfile.init" | sed 's|^/out/bin/|/|' | sort -u
+	fi
+} >"$T/image-files"
 [ -s "$T/image-files" ] || fail "no files found in Dockerfile.init's final stage"
 node "$ROOT/tests/helm/fits-image.mjs" "$T/full/patch.json" "$T/image-files" ||
 	fail "full patch does not fit the init image"

@@ -10,6 +10,7 @@
 
 #include "base/buf.h"
 #include "base/mem.h"
+#include "arena.h"
 #include "mutate.h"
 
 #define PYTHON "/usr/bin/python3"
@@ -352,7 +353,9 @@ static struct mcase cases[] = {
 	      "{'op':'add','path':'/spec/volumes/-','value':{'name':'netvol-bin','emptyDir':{}}},"
 	      "{'op':'add','path':'/spec/initContainers','value':[{'name':'netvol-restore',"
 	      "'image':'netvol-init:0.1.0','imagePullPolicy':'IfNotPresent','command':['/netvol',"
-	      "'restore','--install-to','/netvol-bin'],'env':[{'name':'NETWORK_VOLUME','value':"
+	      "'restore','--install-to','/netvol-bin'],"
+	      "'terminationMessagePolicy':'FallbackToLogsOnError','env':[{'name':'NETWORK_VOLUME','"
+	      "value':"
 	      "'/data'},{'name':'_NETWORK_VOLUME','value':'/workspace'}],'envFrom':[{'secretRef':{"
 	      "'name':'netvol-store'}}],'volumeMounts':[{'name':'netvol-bin','mountPath':"
 	      "'/netvol-bin'},{'name':'data','mountPath':'/data'},{'name':'workspace','mountPath':"
@@ -1075,7 +1078,7 @@ Test(mutate, arena_allocator)
 	cr_assert_eq(nv_buf_addstr(&pod, "]}}", NULL), 0);
 	make_review(&body, "CREATE", "Pod", pod.p, NULL);
 	for (round = 0; round < 2; round++) {
-		nv_mutate_use_arena(round == 1);
+		nv_arena_use(round == 1);
 		config_from(&cfg, "{'restoreSync':{'enabled':true}}");
 		for (i = 0; i < 3; i++) {
 			struct nv_admission a;
@@ -1093,151 +1096,8 @@ Test(mutate, arena_allocator)
 		}
 		nv_mutate_config_release(&cfg);
 	}
-	nv_mutate_use_arena(false);
+	nv_arena_use(false);
 	nv_buf_release(&first);
 	nv_buf_release(&pod);
 	nv_buf_release(&body);
-}
-
-/* ---- the config file ---- */
-
-struct cfgcase {
-	char json[400];
-	char err[96]; /* "" = must parse */
-};
-
-static struct cfgcase cfg_cases[] = {
-    {"{}", ""},
-    {"{'workspaceVolume':'workspace','envName':'_NETWORK_VOLUME','restoreSync':{'enabled':"
-     "false,'image':'netvol-init:0.1.0','imagePullPolicy':'IfNotPresent','dataVolume':'data',"
-     "'storeSecret':'netvol-store','runAsUser':null,'resources':{'requests':{'cpu':'100m',"
-     "'memory':'128Mi'},'limits':{'memory':'512Mi'}}}}",
-     ""},
-    {"{'restoreSync':{'runAsUser':1337,'resources':null}}", ""},
-    {"{'restoreSync':{'podIdFromPodName':true}}", ""},
-    {"{'restoreSync':{'podIdFromPodName':'true'}}",
-     "restoreSync.podIdFromPodName must be true or false"},
-    {"{'restoreSync':{'podIdFromPodName':null}}",
-     "restoreSync.podIdFromPodName must be true or false"},
-    {"{'restoreSync':{'podidfrompodname':true}}", "unknown key 'restoreSync.podidfrompodname'"},
-    {"", "not valid JSON"},
-    {"[]", "must be a JSON object"},
-    {"{'workspacevolume':'x'}", "unknown key 'workspacevolume'"},
-    {"{'restoreSync':{'enable':true}}", "unknown key 'restoreSync.enable'"},
-    {"{'restoreSync':true}", "restoreSync must be an object"},
-    {"{'workspaceVolume':7}", "workspaceVolume must be a string"},
-    {"{'workspaceVolume':'Not_A_Name'}", "not a valid volume name"},
-    {"{'envName':'A=B'}", "not a valid environment variable name"},
-    {"{'envName':''}", "not a valid environment variable name"},
-    {"{'restoreSync':{'enabled':'yes'}}", "must be true or false"},
-    {"{'restoreSync':{'imagePullPolicy':'Sometimes'}}", "want Always, IfNotPresent or Never"},
-    {"{'restoreSync':{'runAsUser':-1}}", "must be null or a user id"},
-    {"{'restoreSync':{'runAsUser':1.5}}", "must be null or a user id"},
-    {"{'restoreSync':{'resources':[]}}", "must be an object or null"},
-    {"{'restoreSync':{'image':''}}", "not a valid image"},
-    {"{'restoreSync':{'storeSecret':'-bad'}}", "not a valid secret name"},
-};
-
-ParameterizedTestParameters(mutate, config)
-{
-	return cr_make_param_array(struct cfgcase, cfg_cases,
-				   sizeof(cfg_cases) / sizeof(cfg_cases[0]));
-}
-
-ParameterizedTest(struct cfgcase *c, mutate, config)
-{
-	struct nv_mutate_config cfg;
-	struct nv_error err = NV_ERROR_INIT;
-	char json[sizeof(c->json)];
-	int rc;
-
-	snprintf(json, sizeof(json), "%s", c->json);
-	unquote(json);
-	config_from(&cfg, NULL);
-	rc = nv_mutate_config_parse(&cfg, json, strlen(json), "cfg.json", &err);
-	if (!c->err[0]) {
-		cr_assert_eq(rc, 0, "%s: %s", json, err.msg);
-	} else {
-		cr_assert_eq(rc, NV_ECONFIG, "%s", json);
-		cr_assert(strstr(err.msg, c->err), "'%s' lacks '%s'", err.msg, c->err);
-		cr_assert(strstr(err.msg, "cfg.json"), "'%s' names no file", err.msg);
-		/* a failed parse keeps the old values */
-		cr_assert_str_eq(cfg.workspace_volume, "workspace");
-	}
-	nv_mutate_config_release(&cfg);
-}
-
-Test(mutate, config_values_and_flags)
-{
-	struct nv_mutate_config cfg;
-	struct nv_error err = NV_ERROR_INIT;
-
-	config_from(&cfg, "{'workspaceVolume':'ws','restoreSync':{'enabled':true,'runAsUser':1337,"
-			  "'resources':{'limits':{'memory':'1Gi'}}}}");
-	cr_assert_str_eq(cfg.workspace_volume, "ws");
-	cr_assert_str_eq(cfg.env_name, "_NETWORK_VOLUME");
-	cr_assert(cfg.restore.enabled);
-	cr_assert(cfg.restore.run_as_user_set);
-	cr_assert_eq(cfg.restore.run_as_user, 1337);
-	cr_assert_str_eq(cfg.restore.resources_json, "{\"limits\":{\"memory\":\"1Gi\"}}");
-	cr_assert_str_eq(cfg.restore.image, "netvol-init:0.1.0");
-	cr_assert(!cfg.restore.pod_id_from_pod_name, "podIdFromPodName is off by default");
-	nv_mutate_config_release(&cfg);
-	config_from(&cfg, "{'restoreSync':{'podIdFromPodName':true}}");
-	cr_assert(cfg.restore.pod_id_from_pod_name);
-	/* a later document that does not name it keeps it */
-	cr_assert_eq(nv_mutate_config_parse(&cfg, "{}", 2, "again", &err), 0);
-	cr_assert(cfg.restore.pod_id_from_pod_name);
-	cr_assert_eq(nv_mutate_config_set(&cfg, "envName", "NV2", &err), 0);
-	cr_assert_str_eq(cfg.env_name, "NV2");
-	cr_assert_eq(nv_mutate_config_set(&cfg, "restoreSync.dataVolume", "BAD", &err), NV_ECONFIG);
-	cr_assert_eq(nv_mutate_config_set(&cfg, "nope", "x", &err), NV_ECONFIG);
-	cr_assert_eq(nv_mutate_config_check(&cfg, &err), 0);
-	cr_assert_eq(nv_mutate_config_set(&cfg, "restoreSync.dataVolume", "netvol-bin", &err), 0);
-	cr_assert_eq(nv_mutate_config_check(&cfg, &err), NV_ECONFIG);
-	cr_assert(strstr(err.msg, "reserved"));
-	nv_mutate_config_release(&cfg);
-}
-
-/* ---- JSON Pointer and base64 ---- */
-
-struct ptrcase {
-	char seg[32];
-	char want[48];
-};
-
-static struct ptrcase ptr_cases[] = {
-    {"env", "/env"},  {"-", "/-"},     {"", "/"},      {"a/b", "/a~1b"},
-    {"m~n", "/m~0n"}, {"~/", "/~0~1"}, {"~1", "/~01"}, {"netvol.io/inject", "/netvol.io~1inject"},
-};
-
-ParameterizedTestParameters(mutate, pointer)
-{
-	return cr_make_param_array(struct ptrcase, ptr_cases,
-				   sizeof(ptr_cases) / sizeof(ptr_cases[0]));
-}
-
-ParameterizedTest(struct ptrcase *c, mutate, pointer)
-{
-	struct nv_buf b = NV_BUF_INIT(256);
-
-	cr_assert_eq(nv_mutate_pointer_add(&b, c->seg, NULL), 0);
-	cr_assert_str_eq(b.p, c->want);
-	nv_buf_release(&b);
-}
-
-Test(mutate, base64)
-{
-	static const char *const in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-	static const char *const out[] = {"",	      "Zg==",	  "Zm8=",    "Zm9v",
-					  "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
-	struct nv_buf b = NV_BUF_INIT(64);
-	size_t i;
-
-	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
-		nv_buf_reset(&b);
-		cr_assert_eq(nv_mutate_base64(&b, in[i], strlen(in[i]), NULL), 0);
-		cr_assert_str_eq(b.p, out[i]);
-	}
-	nv_buf_release(&b);
 }
