@@ -40,7 +40,10 @@ STRICT = E.get("NV_PODS_STRICT", "1") == "1"  # issue 11 landed: no expected fai
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 SHARED = ["venv", ".comfyui", ".cache", "ComfyUI/custom_nodes"]
-POD_SCOPED = ["ComfyUI/user", "ComfyUI/input", "ComfyUI/output"]
+POD_SCOPED = ["ComfyUI/user", "ComfyUI/input", "ComfyUI/output"]  # folders the app writes
+# the datasets netvol restores by default: the pod's folders are inside the
+# pod-scoped ComfyUI dataset (the scripts' scope, docs/CONFIG.md)
+DATASETS = SHARED + ["ComfyUI"]
 
 # What a check relies on.
 DEP_TODAY = "today's main"
@@ -288,7 +291,7 @@ def ls_datasets(out):
     names = set()
     for line in out.splitlines():
         w = line.split()
-        if w and w[0] in SHARED + POD_SCOPED:
+        if w and w[0] in DATASETS + POD_SCOPED:
             names.add(w[0])
     return names
 
@@ -323,7 +326,7 @@ def scenario_first_second_third(ns, user, webhook, uid):
     ev = restore_events(r1.restore_log)
     done = {kv["dataset"]: kv for e, kv in ev if e == "restore.done"}
     check("%s pod 1: restore finds nothing (every dataset fresh_empty)" % tag,
-          set(done) == set(SHARED + POD_SCOPED) and all(kv["result"] == "fresh_empty" for kv in done.values()),
+          set(done) == set(DATASETS) and all(kv["result"] == "fresh_empty" for kv in done.values()),
           r1.restore_log)
     ws1 = r1.workspace()
     written = {d: tree(os.path.join(ws1, d)) for d in SHARED + POD_SCOPED}
@@ -337,7 +340,7 @@ def scenario_first_second_third(ns, user, webhook, uid):
           not any(os.path.lexists(os.path.join(net, d)) for d in POD_SCOPED), os.listdir(net))
     rc, out = netvol_ls(r1)
     check("%s pod 1: the store lists every dataset the pod wrote (netvol ls, the app's env)" % tag,
-          rc == 0 and {"venv", "ComfyUI/custom_nodes", "ComfyUI/user", "ComfyUI/output"} <= ls_datasets(out), out)
+          rc == 0 and {"venv", "ComfyUI/custom_nodes", "ComfyUI"} <= ls_datasets(out), out)
 
     # -- second pod: linked, nothing downloaded
     r2 = Run("%s-2" % user, make_pod(user, "comfyui-%s-s2" % user, ns, "modify", uid=uid), ns, webhook).start()
